@@ -1,0 +1,68 @@
+"""MockRunner: a deterministic fake model, for rehearsal, demos and tests.
+
+The same prompt and seed always give the same text. ``tokens_per_second``
+paces the output like a real model; 0 means as fast as possible (it still
+yields to the event loop after every token, so pings keep being answered).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import AsyncGenerator
+
+import anyio
+import anyio.lowlevel
+
+from gambiarra.domain.events import GenerationRequest
+from gambiarra.ports import ModelDescription, TokenChunk
+
+__all__ = ["MockRunner"]
+
+_WORDS = (
+    *("gambiarra", "fita", "crepe", "arame", "clipe", "elástico", "solda", "fria"),
+    *("improviso", "funciona", "quase", "sempre", "bancada", "placa", "LED", "cabo"),
+    *("adaptador", "tomada", "jeitinho", "engenhoca", "parafuso", "prego", "cola"),
+    *("quente", "durepoxi", "arena", "modelo", "token", "rodada", "tela", "rede"),
+    *("participante", "notebook", "ventilador", "barulho", "ideia"),
+)
+_JOINERS = ("e", "com", "de", "na", "no", "que", "para", "sem", "mas")
+
+
+class MockRunner:
+    """Writes pseudo-Portuguese text, seeded by the challenge (or its prompt)."""
+
+    kind = "mock"
+
+    def __init__(
+        self, model: str = "mock", tokens_per_second: float = 0.0, length: int | None = None
+    ) -> None:
+        self.model = model
+        self._tps = tokens_per_second
+        self._length = length
+
+    async def check(self) -> None:
+        """The mock is always there."""
+
+    async def models(self) -> list[ModelDescription]:
+        return [ModelDescription(self.model, None, "mock")]
+
+    def text(self, request: GenerationRequest) -> list[str]:
+        """The exact pieces ``stream`` will yield for this request."""
+        seed = request.seed if request.seed is not None else zlib.crc32(request.prompt.encode())
+        rng = random.Random(seed)
+        wanted = self._length if self._length is not None else rng.randint(24, 64)
+        pieces: list[str] = []
+        for i in range(min(wanted, request.max_tokens)):
+            word = rng.choice(_JOINERS if i % 3 == 2 else _WORDS)
+            pieces.append(word.capitalize() if i == 0 else " " + word)
+        return pieces
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        started = anyio.current_time()
+        for i, piece in enumerate(self.text(request)):
+            if self._tps > 0:
+                await anyio.sleep(max(0.0, started + (i + 1) / self._tps - anyio.current_time()))
+            else:
+                await anyio.lowlevel.checkpoint()
+            yield TokenChunk(piece)

@@ -1,0 +1,130 @@
+"""OllamaRunner: ``POST /api/generate`` streamed as NDJSON.
+
+One JSON object per line: ``response`` pieces, then a ``done`` line that is
+not a token. An ``{"error": ...}`` line (HTTP status stays 200) or an HTTP
+error status is a runner failure carrying Ollama's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+import msgspec
+
+from gambiarra.adapters.http_errors import error_text, translate_http_errors
+from gambiarra.adapters.lines import iter_lines
+from gambiarra.domain.events import GenerationRequest
+from gambiarra.errors import RunnerFailed, RunnerUnavailable
+from gambiarra.ports import ModelDescription, TokenChunk
+
+__all__ = ["OllamaRunner"]
+
+_JSON = {"content-type": "application/json"}
+
+
+class _Line(msgspec.Struct):
+    response: str = ""
+    done: bool = False
+    error: str | None = None
+
+
+class _Details(msgspec.Struct):
+    family: str | None = None
+
+
+class _Model(msgspec.Struct):
+    name: str
+    size: int | None = None
+    details: _Details | None = None
+
+
+class _Tags(msgspec.Struct):
+    models: list[_Model] = []
+
+
+_line_decoder = msgspec.json.Decoder(_Line)
+_tags_decoder = msgspec.json.Decoder(_Tags)
+_encoder = msgspec.json.Encoder()
+
+
+def same_model(wanted: str, installed: str) -> bool:
+    """Ollama treats ``llama3.1`` as ``llama3.1:latest``."""
+    if ":" not in wanted:
+        wanted += ":latest"
+    if ":" not in installed:
+        installed += ":latest"
+    return wanted == installed
+
+
+class OllamaRunner:
+    """Streams a model served by Ollama, through one pooled HTTP client."""
+
+    kind = "ollama"
+
+    def __init__(self, http: httpx.AsyncClient, model: str) -> None:
+        self._http = http
+        self.model = model
+        self._where = str(http.base_url).rstrip("/")
+        self._hint = "inicie o Ollama (ollama serve) ou indique o endereço com --ollama-url"
+
+    async def models(self) -> list[ModelDescription]:
+        with translate_http_errors("Ollama", self._where, self._hint):
+            response = await self._http.get("/api/tags")
+        if response.is_error:
+            raise RunnerUnavailable(
+                f"o Ollama respondeu {response.status_code} em {self._where}/api/tags: "
+                "confira --ollama-url"
+            )
+        try:
+            tags = _tags_decoder.decode(response.content)
+        except msgspec.DecodeError:
+            raise RunnerUnavailable(
+                f"{self._where} não parece ser um Ollama: confira --ollama-url"
+            ) from None
+        return [
+            ModelDescription(m.name, m.size, m.details.family if m.details else None)
+            for m in tags.models
+        ]
+
+    async def check(self) -> None:
+        installed = [m.name for m in await self.models()]
+        if not any(same_model(self.model, name) for name in installed):
+            have = ", ".join(installed) or "nenhum"
+            raise RunnerUnavailable(
+                f"o modelo {self.model!r} não está instalado no Ollama (instalados: {have}); "
+                f"rode: ollama pull {self.model}"
+            )
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        options: dict[str, Any] = {
+            "num_predict": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.seed is not None:
+            options["seed"] = request.seed
+        body = {"model": self.model, "prompt": request.prompt, "stream": True, "options": options}
+        with translate_http_errors("Ollama", self._where, self._hint):
+            async with self._http.stream(
+                "POST", "/api/generate", content=_encoder.encode(body), headers=_JSON
+            ) as response:
+                if response.is_error:
+                    detail = error_text(await response.aread())
+                    raise RunnerFailed(f"Ollama answered {response.status_code}: {detail}")
+                async for raw in iter_lines(response.aiter_bytes()):
+                    line = _decode(raw)
+                    if line.error is not None:
+                        raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")
+                    if line.response:
+                        yield TokenChunk(line.response)
+                    if line.done:
+                        return
+        raise RunnerFailed("Ollama ended the stream before the answer was done")
+
+
+def _decode(raw: bytes) -> _Line:
+    try:
+        return _line_decoder.decode(raw)
+    except msgspec.DecodeError:
+        raise RunnerFailed(f"Ollama sent a malformed line: {raw[:80]!r}") from None

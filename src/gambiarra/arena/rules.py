@@ -1,0 +1,104 @@
+"""What the real arena servers accept from a client, checked field by field.
+
+Written from protocol.md, not from the client's codec, so the practice arena
+catches what the strict (zod) server would reject: nulls for optional fields,
+floats where integers are expected, empty strings that carry meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["Invalid", "parse_client_frame"]
+
+
+class Invalid(ValueError):
+    """The frame would fail the real server's validation."""
+
+
+def _int(obj: dict[str, Any], key: str, *, optional: bool = False) -> None:
+    if optional and key not in obj:
+        return
+    value = obj.get(key)
+    if type(value) is not int or value < 0:
+        raise Invalid(f"{key} must be a non-negative integer, got {value!r}")
+
+
+def _text(obj: dict[str, Any], key: str, *, optional: bool = False) -> None:
+    if optional and key not in obj:
+        return
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise Invalid(f"{key} must be a non-empty string, got {value!r}")
+
+
+def _content(obj: dict[str, Any]) -> None:
+    if not isinstance(obj.get("content"), str):
+        raise Invalid(f"content must be a string, got {obj.get('content')!r}")
+
+
+def _model_info(obj: dict[str, Any]) -> None:
+    info = obj.get("model_info")
+    if not isinstance(info, dict):
+        raise Invalid(f"model_info must be an object, got {info!r}")
+    _text(info, "name")
+    _text(info, "runner")
+    _text(info, "device", optional=True)
+
+
+_CHECKS: dict[str, tuple[Any, ...]] = {
+    "register": (
+        lambda o: _text(o, "participant_id"),
+        lambda o: _text(o, "nickname"),
+        lambda o: _text(o, "pin"),
+        lambda o: _text(o, "runner", optional=True),
+        lambda o: _text(o, "model", optional=True),
+    ),
+    "token": (
+        lambda o: _int(o, "round"),
+        lambda o: _text(o, "participant_id"),
+        lambda o: _int(o, "seq"),
+        _content,
+    ),
+    "complete": (
+        lambda o: _int(o, "round"),
+        lambda o: _text(o, "participant_id"),
+        lambda o: _int(o, "tokens"),
+        lambda o: _int(o, "latency_ms_first_token", optional=True),
+        lambda o: _int(o, "duration_ms"),
+        _model_info,
+    ),
+    "error": (
+        lambda o: _int(o, "round"),
+        lambda o: _text(o, "participant_id"),
+        lambda o: _text(o, "code", optional=True),
+        lambda o: _text(o, "message"),
+    ),
+}
+
+
+def parse_client_frame(frame: str | bytes) -> dict[str, Any]:
+    """Parse and validate one client frame.
+
+    Returns:
+        The decoded JSON object, for a message type the arena knows.
+
+    Raises:
+        Invalid: not JSON, not an object, unknown type or a field that the
+            real server's schema rejects.
+    """
+    if isinstance(frame, bytes):
+        raise Invalid("binary frame; the arena expects text frames")
+    try:
+        obj = json.loads(frame)
+    except ValueError as exc:
+        raise Invalid(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise Invalid("not a JSON object")
+    checks = _CHECKS.get(obj.get("type"))  # type: ignore[arg-type]
+    if checks is None:
+        raise Invalid(f"unknown message type {obj.get('type')!r}")
+    for check in checks:
+        check(obj)
+    return obj

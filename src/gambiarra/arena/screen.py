@@ -1,0 +1,62 @@
+"""ArenaScreen: what the organiser's big screen shows, printed in the terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from gambiarra.adapters.console import clean
+from gambiarra.arena.records import Entry, RoundRecord
+from gambiarra.config import Settings
+
+__all__ = ["ArenaScreen"]
+
+
+class ArenaScreen:
+    """Prints the text as the arena receives it, then the arena's own figures."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out if out is not None else sys.stdout
+
+    def opened(self, url: str, settings: Settings) -> None:
+        self._write(
+            f"🏟  arena de ensaio em {url} · {settings.nickname} joga com "
+            f"{settings.model} ({settings.runner})\n"
+        )
+
+    def round_started(self, record: RoundRecord) -> None:
+        self._write(f"\n📺 telão da arena — rodada {record.index}: {record.challenge['prompt']}\n")
+
+    def token(self, participant_id: str, text: str) -> None:
+        self._write(clean(text))
+
+    def round_done(self, record: RoundRecord, entry: Entry) -> None:
+        m = record.measured(entry.participant_id)
+        first = "—" if m.first_token_ms is None else f"{m.first_token_ms} ms"
+        lines = [
+            "",
+            f"📋 a arena registrou de {entry.participant_id}:",
+            f"   texto recebido: {len(entry.text)} caracteres em {m.tokens} tokens",
+            f"   1º token em {first} · {m.tokens_per_second:.1f} tokens/s (medidos pela arena)",
+        ]
+        if entry.complete is not None:
+            c = entry.complete
+            client_first = c.get("latency_ms_first_token", "—")
+            lines.append(
+                f"   o cliente informou: {c['tokens']} tokens · 1º token em {client_first} ms · "
+                f"duração {c['duration_ms'] / 1000:.2f} s · {c['model_info']['name']} "
+                f"({c['model_info']['runner']})"
+            )
+        lines.extend(f"   erro: {clean(e['message'])}" for e in entry.errors)
+        if entry.dropped:
+            lines.append(f"   ⚠ {entry.dropped} tokens descartados por seq fora de ordem")
+        self._write("\n".join(lines) + "\n")
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+    def finished(self, rounds: int) -> None:
+        self._write(
+            f"\n✓ ensaio concluído: {rounds} rodada(s) jogada(s) e registradas pela arena\n"
+        )

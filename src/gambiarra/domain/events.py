@@ -1,0 +1,118 @@
+"""What goes into the round state machine (events) and what comes out (actions).
+
+Every event carries ``at``: a monotonic timestamp in seconds stamped by the
+driver. The domain never reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.protocol import Challenge, ClientMessage
+
+__all__ = [
+    "Action",
+    "CancelGeneration",
+    "ChallengeReceived",
+    "DeadlinePassed",
+    "Event",
+    "GenerationRequest",
+    "Outcome",
+    "RoundEnded",
+    "RunnerFailed",
+    "RunnerFinished",
+    "Send",
+    "StartGeneration",
+    "TokenProduced",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """What the model is asked for one round, after fallbacks are applied."""
+
+    round: int
+    prompt: str
+    max_tokens: int
+    temperature: float
+    seed: int | None = None
+    # Monotonic time at which generation must stop, or None for no deadline.
+    deadline_at: float | None = None
+
+
+# ---------------------------------------------------------------- events in
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeReceived:
+    challenge: Challenge
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenProduced:
+    round: int
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerFinished:
+    round: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerFailed:
+    round: int
+    message: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlinePassed:
+    round: int
+    at: float
+
+
+Event = ChallengeReceived | TokenProduced | RunnerFinished | RunnerFailed | DeadlinePassed
+
+
+# ---------------------------------------------------------------- actions out
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    message: ClientMessage
+
+
+@dataclass(frozen=True, slots=True)
+class StartGeneration:
+    request: GenerationRequest
+
+
+@dataclass(frozen=True, slots=True)
+class CancelGeneration:
+    round: int
+
+
+class Outcome(enum.Enum):
+    FINISHED = "finished"
+    FAILED = "failed"
+    DEADLINE = "deadline"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundEnded:
+    """Tells the shell a round is over, for the participant's summary line."""
+
+    round: int
+    outcome: Outcome
+    metrics: RoundMetrics
+    error: str | None = None
+
+
+Action = Send | StartGeneration | CancelGeneration | RoundEnded

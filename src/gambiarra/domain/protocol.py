@@ -1,0 +1,183 @@
+"""The arena wire protocol as msgspec tagged unions (see shared protocol.md).
+
+Rules of this module:
+- Server messages are decoded leniently: unknown fields are skipped, fields
+  that one of the two arena servers omits have defaults, and an unknown
+  ``type`` decodes to ``None`` so the caller can ignore it.
+- Client messages are encoded the way the strict (zod) server demands:
+  optional fields are UNSET and therefore omitted, never ``null``; every ms
+  value is an ``int``.
+- Decoding failures become our own ``ProtocolError``; no msgspec exception
+  leaves this module.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from gambiarra.errors import ProtocolError
+
+__all__ = [
+    "Challenge",
+    "ClientMessage",
+    "Complete",
+    "ErrorReport",
+    "Heartbeat",
+    "ModelInfo",
+    "Register",
+    "Registered",
+    "ServerError",
+    "ServerMessage",
+    "Token",
+    "decode_server",
+    "encode_client",
+]
+
+
+class _Wire(msgspec.Struct, tag_field="type", frozen=True):
+    """Base of every message: the tag goes in the ``type`` field."""
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class Registered(_Wire, tag="registered", kw_only=True, frozen=True):
+    """The arena accepted our ``register``.
+
+    The TypeScript server sends ``session_id``, the Python one ``participant_id``.
+    """
+
+    session_id: str | None = None
+    participant_id: str | None = None
+
+
+class Challenge(_Wire, tag="challenge", kw_only=True, frozen=True):
+    """A new round. A new challenge also means the previous round is over.
+
+    ``seed`` is absent (TypeScript server) or ``null`` (Python server); the
+    generation parameters may be omitted, in which case the client's own
+    fallbacks apply. ``round`` counts from 1 or from 0 depending on the server.
+    """
+
+    round: int
+    prompt: str
+    session_id: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    deadline_ms: float | None = None
+    seed: int | None = None
+
+
+class Heartbeat(_Wire, tag="heartbeat", kw_only=True, frozen=True):
+    """Sent every 30 s to registered participants; proves the link is alive."""
+
+    ts: float | None = None
+
+
+class ServerError(_Wire, tag="error", kw_only=True, frozen=True):
+    """An error from the arena; ``message`` text varies between servers."""
+
+    message: str = ""
+    code: str | None = None
+
+
+ServerMessage = Registered | Challenge | Heartbeat | ServerError
+
+_KNOWN_SERVER_TYPES = frozenset({"registered", "challenge", "heartbeat", "error"})
+
+
+class _Envelope(msgspec.Struct):
+    type: str
+
+
+_server_decoder = msgspec.json.Decoder(ServerMessage)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def decode_server(raw: bytes | str) -> ServerMessage | None:
+    """Decode one frame from the arena.
+
+    Returns:
+        The message, or ``None`` when the frame is a well-formed object of a
+        type this client does not know (display screens share the endpoint).
+
+    Raises:
+        ProtocolError: the frame is not JSON, not an object, has no ``type``,
+            or a known type with fields of the wrong type.
+    """
+    try:
+        return cast(ServerMessage, _server_decoder.decode(raw))
+    except msgspec.DecodeError as exc:
+        try:
+            envelope = _envelope_decoder.decode(raw)
+        except msgspec.DecodeError:
+            raise ProtocolError(f"bad frame from arena: {exc}") from None
+        if envelope.type not in _KNOWN_SERVER_TYPES:
+            return None
+        raise ProtocolError(f"bad {envelope.type!r} frame from arena: {exc}") from None
+
+
+# ---------------------------------------------------------------- client -> server
+
+
+class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    runner: str
+    device: str | UnsetType = UNSET
+
+
+class Register(_Wire, tag="register", kw_only=True, frozen=True):
+    participant_id: str
+    nickname: str
+    pin: str
+    runner: str
+    model: str
+
+    def __repr__(self) -> str:
+        # The PIN is a secret: keep it out of logs and tracebacks.
+        return (
+            f"Register(participant_id={self.participant_id!r}, nickname={self.nickname!r}, "
+            f"pin='***', runner={self.runner!r}, model={self.model!r})"
+        )
+
+
+class Token(_Wire, tag="token", kw_only=True, frozen=True):
+    round: int
+    participant_id: str
+    seq: int
+    content: str
+
+
+class Complete(_Wire, tag="complete", kw_only=True, frozen=True):
+    round: int
+    participant_id: str
+    tokens: int
+    duration_ms: int
+    model_info: ModelInfo
+    # Omitted, never null, when no token was produced.
+    latency_ms_first_token: int | UnsetType = UNSET
+
+
+class ErrorReport(_Wire, tag="error", kw_only=True, frozen=True):
+    round: int
+    participant_id: str
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        # The Python server closes the socket on an empty message.
+        if not self.message.strip():
+            raise ValueError("an error report needs a non-empty message")
+
+
+ClientMessage = Register | Token | Complete | ErrorReport
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_client(message: ClientMessage) -> bytes:
+    """Encode a client message as one JSON object (UTF-8 bytes)."""
+    return _encoder.encode(message)

@@ -1,0 +1,46 @@
+"""structlog setup: diagnostics go to stderr, apart from the answer on stdout."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["configure"]
+
+
+def _redactor(secrets: tuple[str, ...]) -> Any:
+    """A processor that masks secrets (the PIN) wherever they appear in an event."""
+
+    def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in event.items():
+            if isinstance(value, str):
+                for secret in secrets:
+                    value = value.replace(secret, "***")
+                event[key] = value
+        return event
+
+    return redact
+
+
+def configure(level: str = "warning", secrets: tuple[str, ...] = ()) -> None:
+    """Configure structlog for the command line.
+
+    Args:
+        level: the lowest level shown (debug, info, warning, error).
+        secrets: strings that must never be printed, replaced with ``***``.
+    """
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+            _redactor(tuple(s for s in secrets if s)),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
