@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gambiarra.config import OPTION_BY_NAME, OPTIONS, Option, Settings, from_env, parse_value
-from gambiarra.errors import ConfigError, ExitCode, GambiarraError
+from gambiarra.errors import ConfigError, ExitCode, GambiarraError, unwrap
 
 __all__ = ["Command", "main", "parse"]
 
@@ -152,7 +152,7 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
         _say("interrompido.")
         return ExitCode.INTERRUPTED
     except BaseException as exc:  # mapped to one line and an exit code
-        error = _leaf(exc)
+        error = unwrap(exc)
         if isinstance(error, GambiarraError):
             _say(str(error))
             return error.exit_code
@@ -161,15 +161,6 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
             return ExitCode.INTERRUPTED
         raise
     return ExitCode.OK
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first meaningful exception inside (nested) exception groups."""
-    inner = getattr(exc, "exceptions", None)
-    while inner:
-        found = next((e for e in inner if isinstance(e, GambiarraError)), inner[0])
-        exc, inner = found, getattr(found, "exceptions", None)
-    return exc
 
 
 def _say(line: str) -> None:

@@ -31,7 +31,6 @@ class ExitCode(enum.IntEnum):
     MODEL_UNAVAILABLE = 4
     ARENA_UNREACHABLE = 5
     INTERRUPTED = 130
-    TERMINATED = 143
 
 
 class GambiarraError(Exception):
@@ -86,3 +85,16 @@ class RunnerUnavailable(RunnerError):
 
 class RunnerFailed(RunnerError):
     """The model server failed while generating; carries its own message."""
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The first ``GambiarraError`` inside (nested) exception groups, else ``exc``.
+
+    anyio task groups wrap whatever a task raised in an exception group; the
+    user needs the one error that says what went wrong.
+    """
+    inner = getattr(exc, "exceptions", None)
+    while inner:
+        found = next((e for e in inner if isinstance(e, GambiarraError)), inner[0])
+        exc, inner = found, getattr(found, "exceptions", None)
+    return exc

@@ -39,7 +39,7 @@ from gambiarra.domain.protocol import (
     Token,
 )
 from gambiarra.domain.round import RoundMachine
-from gambiarra.errors import ArenaRejected, ConnectionLost, RunnerError
+from gambiarra.errors import ArenaRejected, ConnectionLost, GambiarraError, RunnerError, unwrap
 from gambiarra.ports import ArenaTransport, ModelRunner, RoundView
 
 __all__ = ["ArenaClient"]
@@ -93,11 +93,17 @@ class ArenaClient:
             ArenaRejected: the arena refused the registration (wrong PIN).
             TransportError: the arena could not be reached or the link was lost.
         """
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            async with aclosing(self._transport.messages()) as messages:
-                async for message in messages:
-                    await self._on_message(message)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                async with aclosing(self._transport.messages()) as messages:
+                    async for message in messages:
+                        await self._on_message(message)
+        except Exception as exc:
+            error = unwrap(exc)
+            if error is exc or not isinstance(error, GambiarraError):
+                raise
+            raise error from None
 
     # ------------------------------------------------------------ arena side
 

@@ -57,6 +57,7 @@ class PracticeArena:
         self.session_id: str | None = secrets.token_hex(8) if session_open else None
         self.rounds: list[RoundRecord] = []
         self.registrations: list[dict[str, Any]] = []
+        self.register_attempts = 0
         self.invalid: list[str] = []
         self._heartbeat_interval = heartbeat_interval
         self._on_token = on_token
@@ -198,6 +199,7 @@ class PracticeArena:
 
     async def _register(self, ws: ServerConnection, message: dict[str, Any]) -> bool:
         python = self.flavor == "python"
+        self.register_attempts += 1
         if self.session_id is None:
             await self._send(ws, {"type": "error", "message": "No active session"})
             return not python

@@ -1,0 +1,101 @@
+"""Fakes that satisfy the ports and record what happened (no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import anyio
+
+from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.domain.protocol import ClientMessage, ServerMessage
+from gambiarra.errors import RunnerFailed
+from gambiarra.ports import ModelDescription, TokenChunk
+
+
+@dataclass(frozen=True)
+class AfterSent:
+    """A pause in a FakeTransport script: until `count` messages of `kind` were sent."""
+
+    kind: type
+    count: int = 1
+
+
+class FakeTransport:
+    """Yields scripted arena messages; records everything sent.
+
+    A script item ``AfterSent(Complete)`` holds the next messages back until
+    the client has sent that, like an arena whose organiser waits for the
+    round to end. After the script it waits until ``close()``.
+    """
+
+    def __init__(self, *incoming: ServerMessage | AfterSent) -> None:
+        self.incoming = list(incoming)
+        self.sent: list[ClientMessage] = []
+        self._closed = anyio.Event()
+        self._sent_more = anyio.Event()
+
+    async def send(self, message: ClientMessage) -> None:
+        self.sent.append(message)
+        self._sent_more.set()
+        self._sent_more = anyio.Event()
+
+    async def messages(self) -> AsyncGenerator[ServerMessage, None]:
+        for item in self.incoming:
+            if isinstance(item, AfterSent):
+                while sum(isinstance(m, item.kind) for m in self.sent) < item.count:
+                    await self._sent_more.wait()
+            else:
+                yield item
+        await self._closed.wait()
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class ScriptedRunner:
+    """Yields the given pieces, then optionally fails with a message."""
+
+    kind = "fake"
+
+    def __init__(self, *pieces: str, fail: str | None = None, model: str = "fake-1") -> None:
+        self.pieces = pieces
+        self.fail = fail
+        self.model = model
+        self.requests: list[GenerationRequest] = []
+
+    async def check(self) -> None:
+        pass
+
+    async def models(self) -> list[ModelDescription]:
+        return [ModelDescription(self.model)]
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        self.requests.append(request)
+        for piece in self.pieces:
+            await anyio.lowlevel.checkpoint()
+            yield TokenChunk(piece)
+        if self.fail is not None:
+            raise RunnerFailed(self.fail)
+
+
+class RecordingView:
+    """Remembers what the participant would have seen."""
+
+    def __init__(self) -> None:
+        self.started: list[GenerationRequest] = []
+        self.text: list[str] = []
+        self.ended: list[RoundEnded] = []
+        self.statuses: list[str] = []
+
+    def round_started(self, request: GenerationRequest) -> None:
+        self.started.append(request)
+
+    def token(self, text: str) -> None:
+        self.text.append(text)
+
+    def round_ended(self, ended: RoundEnded) -> None:
+        self.ended.append(ended)
+
+    def status(self, text: str) -> None:
+        self.statuses.append(text)

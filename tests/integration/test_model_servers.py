@@ -1,0 +1,133 @@
+"""Ollama and LM Studio replayed byte for byte (in odd chunk sizes) through full rounds."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+import respx
+
+from gambiarra.arena.server import PracticeArena
+from tests.conftest import wire
+from tests.integration.conftest import (
+    CHUNK_SIZES,
+    LMSTUDIO,
+    OLLAMA,
+    ollama_pieces,
+    playing,
+    replay,
+    request_body,
+    settings_for,
+    sse_text_pieces,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def play_one_round(arena: PracticeArena, runner: str, model: str, **challenge: object):  # type: ignore[no-untyped-def]
+    async with playing(settings_for(arena, runner=runner, model=model, rounds=1)):
+        await arena.wait_registered("ana-pc")
+        record = await arena.start_round("Era uma vez", **challenge)  # type: ignore[arg-type]
+        entry = record.entry("ana-pc")
+        with anyio.fail_after(10):
+            await entry.done.wait()
+    return entry
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES)
+@pytest.mark.parametrize("sample", ["ollama-generate.ndjson", "ollama-generate-think.ndjson"])
+async def test_ollama_round_is_byte_exact(arena: PracticeArena, sample: str, size: int) -> None:
+    """Ollama's text arrives byte for byte, one token per piece; the done line is not one."""
+    body = wire(sample)
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        generate = mock.post("/api/generate").mock(side_effect=replay(body, size))
+        entry = await play_one_round(
+            arena, "ollama", "llama3.1:8b", max_tokens=77, temperature=0, seed=42
+        )
+    pieces = ollama_pieces(body)
+    assert entry.tokens == pieces
+    assert entry.text.encode() == "".join(pieces).encode()
+    assert entry.complete is not None
+    assert entry.complete["tokens"] == len(pieces)
+    assert entry.dropped == 0
+    sent = request_body(generate.calls)
+    assert sent == {
+        "model": "llama3.1:8b",
+        "prompt": "Era uma vez",
+        "stream": True,
+        "options": {"num_predict": 77, "temperature": 0, "seed": 42},
+    }
+
+
+async def test_ollama_request_omits_seed_when_the_challenge_has_none(
+    arena: PracticeArena,
+) -> None:
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        generate = mock.post("/api/generate").mock(
+            side_effect=replay(wire("ollama-generate.ndjson"), 7)
+        )
+        await play_one_round(arena, "ollama", "llama3.1:8b", seed=None)
+    assert "seed" not in request_body(generate.calls)["options"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES)
+async def test_lmstudio_round_is_byte_exact(arena: PracticeArena, size: int) -> None:
+    body = wire("openai-completions.sse")
+    with respx.mock(base_url=LMSTUDIO) as mock:
+        mock.get("/v1/models").respond(200, content=wire("openai-models.json"))
+        completions = mock.post("/v1/completions").mock(
+            side_effect=replay(body, size, content_type="text/event-stream")
+        )
+        entry = await play_one_round(
+            arena, "lmstudio", "qwen2.5-7b-instruct", max_tokens=50, temperature=0.2, seed=1
+        )
+    pieces = sse_text_pieces(body)
+    assert entry.tokens == pieces
+    assert entry.complete is not None
+    assert entry.complete["tokens"] == len(pieces) == 5
+    assert entry.complete["model_info"] == {"name": "qwen2.5-7b-instruct", "runner": "lmstudio"}
+    assert request_body(completions.calls) == {
+        "model": "qwen2.5-7b-instruct",
+        "prompt": "Era uma vez",
+        "max_tokens": 50,
+        "temperature": 0.2,
+        "seed": 1,
+        "stream": True,
+    }
+
+
+@pytest.mark.parametrize("size", CHUNK_SIZES)
+async def test_failures_report_an_error_and_the_next_round_still_plays(
+    arena: PracticeArena, size: int
+) -> None:
+    """404 for an unknown model, then a mid-stream error, then a good round: one connection."""
+    answers = [
+        replay(wire("ollama-model-not-found.json"), size, status=404),
+        replay(wire("ollama-midstream-error.ndjson"), size),
+        replay(wire("ollama-generate.ndjson"), size),
+    ]
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/generate").mock(side_effect=list(answers))
+        settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=3)
+        async with playing(settings):
+            await arena.wait_registered("ana-pc")
+            entries = []
+            for _ in answers:
+                record = await arena.start_round("Era uma vez")
+                entry = record.entry("ana-pc")
+                with anyio.fail_after(10):
+                    await entry.done.wait()
+                entries.append(entry)
+    not_found, midstream, good = entries
+    assert not_found.complete is None
+    assert "not found" in not_found.errors[0]["message"]
+    assert "404" in not_found.errors[0]["message"]
+    assert midstream.tokens == ["Um", " dois"]
+    assert "unexpected EOF" in midstream.errors[0]["message"]
+    assert midstream.errors[0]["code"] == "GENERATION_FAILED"
+    assert good.complete is not None
+    assert good.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
+    assert len(arena.registrations) == 1
+    assert arena.invalid == []

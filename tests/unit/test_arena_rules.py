@@ -1,0 +1,41 @@
+"""The practice arena validates like the strict real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from gambiarra.arena.rules import Invalid, parse_client_frame
+
+COMPLETE = (
+    '{"type":"complete","round":1,"participant_id":"p","tokens":3,"duration_ms":10,'
+    '"model_info":{"name":"m","runner":"r"}%s}'
+)
+
+
+def test_accepts_a_valid_complete() -> None:
+    assert parse_client_frame(COMPLETE % ',"latency_ms_first_token":4')["tokens"] == 3
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        COMPLETE % ',"latency_ms_first_token":null',
+        COMPLETE % ',"latency_ms_first_token":4.5',
+        COMPLETE.replace('"tokens":3', '"tokens":3.0') % "",
+        COMPLETE.replace('"tokens":3', '"tokens":true') % "",
+        '{"type":"error","round":1,"participant_id":"p","code":"X","message":""}',
+        '{"type":"token","round":1,"participant_id":"p","seq":0}',
+        '{"type":"register","participant_id":"p","nickname":"n"}',
+        '{"type":"nope"}',
+        "[]",
+        "oops",
+    ],
+)
+def test_rejects_what_the_real_server_rejects(frame: str) -> None:
+    with pytest.raises(Invalid):
+        parse_client_frame(frame)
+
+
+def test_rejects_binary_frames() -> None:
+    with pytest.raises(Invalid):
+        parse_client_frame(b'{"type":"token"}')

@@ -1,0 +1,38 @@
+"""What the participant sees: safe text and the summary line."""
+
+from __future__ import annotations
+
+import io
+
+from gambiarra.adapters.console import ConsoleView, clean, summary_line
+from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.metrics import RoundMetrics
+
+
+def test_clean_strips_escape_sequences_and_controls_but_keeps_newline_and_tab() -> None:
+    hostile = "a\x1b[2J\x1b]0;title\x07b\x1b[31mc\x00\x08\r\td\ne\x9b"
+    assert clean(hostile) == "abc\td\ne"
+
+
+def test_summary_line_shows_tokens_first_token_rate_and_duration() -> None:
+    ended = RoundEnded(1, Outcome.FINISHED, RoundMetrics(187, 412, 5210, 38.97))
+    assert summary_line(ended) == (
+        "✓ rodada 1: 187 tokens · 1º token em 412 ms · 39.0 tokens/s · 5.21 s"
+    )
+
+
+def test_failed_round_summary_carries_the_reason() -> None:
+    ended = RoundEnded(2, Outcome.FAILED, RoundMetrics(2, 10, 30, 0.0), error="boom")
+    assert summary_line(ended).startswith("✗ rodada 2 falhou: boom")
+
+
+def test_view_streams_text_then_puts_the_summary_on_its_own_line() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out)
+    view.round_started(GenerationRequest(1, "p", 10, 0.5))
+    view.token("Era")
+    view.token(" uma\x1b[31m")
+    view.round_ended(RoundEnded(1, Outcome.FINISHED, RoundMetrics(2, 1, 2, 1.0)))
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "Era uma"
+    assert lines[2].startswith("✓ rodada 1")

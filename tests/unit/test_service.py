@@ -1,0 +1,101 @@
+"""ArenaClient with fakes: the shell carries out what the round machine decides."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from gambiarra.domain.events import Outcome
+from gambiarra.domain.protocol import (
+    Challenge,
+    Complete,
+    ErrorReport,
+    Heartbeat,
+    ModelInfo,
+    Registered,
+    ServerError,
+    Token,
+)
+from gambiarra.domain.round import RoundMachine
+from gambiarra.errors import ArenaRejected
+from gambiarra.service import ArenaClient
+from tests.fakes import AfterSent, FakeTransport, RecordingView, ScriptedRunner
+
+pytestmark = pytest.mark.anyio
+
+
+def client(
+    transport: FakeTransport, runner: ScriptedRunner, rounds: int | None = 1
+) -> tuple[ArenaClient, RecordingView]:
+    view = RecordingView()
+    machine = RoundMachine("ana-pc", ModelInfo(name=runner.model, runner=runner.kind))
+    return ArenaClient(transport, runner, machine, view, max_rounds=rounds), view
+
+
+async def test_full_round_sends_tokens_then_complete() -> None:
+    transport = FakeTransport(
+        Registered(session_id="s"),
+        Heartbeat(ts=1),
+        Challenge(round=1, prompt="oi", max_tokens=5, temperature=0.0, seed=7),
+    )
+    runner = ScriptedRunner("Olá", ", ", "arena")
+    arena_client, view = client(transport, runner)
+    with anyio.fail_after(5):
+        await arena_client.run()
+    tokens = [m for m in transport.sent if isinstance(m, Token)]
+    assert [(t.seq, t.content) for t in tokens] == [(0, "Olá"), (1, ", "), (2, "arena")]
+    complete = transport.sent[-1]
+    assert isinstance(complete, Complete)
+    assert complete.tokens == 3
+    assert runner.requests[0].temperature == 0.0
+    assert runner.requests[0].seed == 7
+    assert "".join(view.text) == "Olá, arena"
+    assert view.ended[0].outcome is Outcome.FINISHED
+
+
+async def test_runner_failure_reports_an_error_and_keeps_playing() -> None:
+    transport = FakeTransport(
+        Challenge(round=1, prompt="a"),
+        AfterSent(ErrorReport),
+        Challenge(round=2, prompt="b"),
+    )
+    failing = ScriptedRunner("Um", fail="Ollama answered 404: model not found")
+    arena_client, view = client(transport, failing, rounds=2)
+    with anyio.fail_after(5):
+        await arena_client.run()
+    errors = [m for m in transport.sent if isinstance(m, ErrorReport)]
+    assert len(errors) == 2
+    assert errors[0].message == "Ollama answered 404: model not found"
+    assert [e.round for e in errors] == [1, 2]
+    assert [e.outcome for e in view.ended] == [Outcome.FAILED, Outcome.FAILED]
+
+
+async def test_wrong_pin_ends_the_session_as_rejected() -> None:
+    transport = FakeTransport(ServerError(message="Invalid PIN."))
+    arena_client, _ = client(transport, ScriptedRunner())
+    with anyio.fail_after(5), pytest.raises(ArenaRejected, match="PIN"):
+        await arena_client.run()
+    assert transport.sent == []
+
+
+async def test_other_arena_errors_are_shown_and_do_not_end_the_session() -> None:
+    transport = FakeTransport(
+        ServerError(message="Registration failed"), Challenge(round=1, prompt="a")
+    )
+    arena_client, view = client(transport, ScriptedRunner("x"))
+    with anyio.fail_after(5):
+        await arena_client.run()
+    assert any("Registration failed" in s for s in view.statuses)
+    assert isinstance(transport.sent[-1], Complete)
+
+
+async def test_a_new_challenge_mid_generation_completes_the_old_round_first() -> None:
+    """Back-to-back challenges: the first round is completed as superseded."""
+    transport = FakeTransport(Challenge(round=1, prompt="a"), Challenge(round=2, prompt="b"))
+    arena_client, view = client(transport, ScriptedRunner("x", "y"), rounds=2)
+    with anyio.fail_after(5):
+        await arena_client.run()
+    completes = [m for m in transport.sent if isinstance(m, Complete)]
+    assert [c.round for c in completes] == [1, 2]
+    assert completes[1].tokens == 2
+    assert [e.outcome for e in view.ended] == [Outcome.SUPERSEDED, Outcome.FINISHED]
