@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
-from gambiarra.domain.protocol import ClientMessage, ServerMessage
+from gambiarra.domain.protocol import ClientMessage
 from gambiarra.errors import RunnerFailed
-from gambiarra.ports import ModelDescription, TokenChunk
+from gambiarra.ports import Incoming, ModelDescription, TokenChunk
 
 
 @dataclass(frozen=True)
@@ -22,35 +22,35 @@ class AfterSent:
 
 
 class FakeTransport:
-    """Yields scripted arena messages; records everything sent.
+    """Delivers scripted arena messages and link changes; records everything sent.
 
-    A script item ``AfterSent(Complete)`` holds the next messages back until
-    the client has sent that, like an arena whose organiser waits for the
-    round to end. After the script it waits until ``close()``.
+    A script item ``AfterSent(Complete)`` holds the next items back until the
+    client has sent that, like an arena whose organiser waits for the round
+    to end. After the script it idles until cancelled.
     """
 
-    def __init__(self, *incoming: ServerMessage | AfterSent) -> None:
+    def __init__(self, *incoming: Incoming | AfterSent) -> None:
         self.incoming = list(incoming)
         self.sent: list[ClientMessage] = []
-        self._closed = anyio.Event()
+        self.flushed = 0
         self._sent_more = anyio.Event()
 
-    async def send(self, message: ClientMessage) -> None:
+    def send(self, message: ClientMessage) -> None:
         self.sent.append(message)
         self._sent_more.set()
         self._sent_more = anyio.Event()
 
-    async def messages(self) -> AsyncGenerator[ServerMessage, None]:
+    async def flush(self) -> None:
+        self.flushed += 1
+
+    async def run(self, receive: Callable[[Incoming], Awaitable[None]]) -> None:
         for item in self.incoming:
             if isinstance(item, AfterSent):
                 while sum(isinstance(m, item.kind) for m in self.sent) < item.count:
                     await self._sent_more.wait()
             else:
-                yield item
-        await self._closed.wait()
-
-    def close(self) -> None:
-        self._closed.set()
+                await receive(item)
+        await anyio.sleep_forever()
 
 
 class ScriptedRunner:

@@ -6,9 +6,11 @@ and runs the client (and, for practice, a local arena beside it).
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 import anyio
 
@@ -16,7 +18,7 @@ from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
 from gambiarra.containers import Container, build, resolve, shutdown
-from gambiarra.errors import RunnerFailed
+from gambiarra.errors import Interrupted, RunnerFailed
 from gambiarra.logs import configure
 from gambiarra.ports import ModelRunner, RoundView
 from gambiarra.service import ArenaClient
@@ -27,12 +29,40 @@ PRACTICE_ROUND_TIMEOUT_MS = 90_000
 
 
 def execute(command: str, settings: Settings, prompt: str) -> None:
-    """Run ``play`` or ``practice`` to the end on a fresh event loop."""
+    """Run ``play`` or ``practice`` to the end on a fresh event loop.
+
+    Raises:
+        Interrupted: SIGINT or SIGTERM arrived; everything was stopped cleanly.
+    """
     configure(settings.log_level, secrets=(settings.pin,))
     if command == "practice":
-        anyio.run(practice, settings, prompt)
+        received = anyio.run(_until_signal, practice, settings, prompt)
     else:
-        anyio.run(play, settings)
+        received = anyio.run(_until_signal, play, settings)
+    if received is not None:
+        raise Interrupted(terminated=received == signal.SIGTERM)
+
+
+async def _until_signal(job: Callable[..., Awaitable[None]], *args: Any) -> int | None:
+    """Run the job; on SIGINT/SIGTERM cancel it (closing the socket normally)."""
+    received: int | None = None
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        nonlocal received
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    received = signum
+                    scope.cancel()
+                    return
+        except NotImplementedError:  # Windows: Ctrl-C arrives as KeyboardInterrupt
+            return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        await job(*args)
+        tg.cancel_scope.cancel()
+    return received
 
 
 async def play(settings: Settings, container: Container | None = None) -> None:
@@ -47,7 +77,8 @@ async def play(settings: Settings, container: Container | None = None) -> None:
         client = await resolve(container.arena_client(), ArenaClient)
         await client.run()
     finally:
-        await shutdown(container)
+        with anyio.move_on_after(1.0, shield=True):  # also when cancelled by a signal
+            await shutdown(container)
 
 
 async def practice(settings: Settings, prompt: str, out: TextIO | None = None) -> None:

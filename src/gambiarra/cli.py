@@ -26,7 +26,7 @@ DEFAULT_PROMPT = "Escreva um haicai sobre gambiarras."
 _PLAY_OPTIONS = tuple(option.name for option in OPTIONS)
 _PRACTICE_OPTIONS = (
     "runner", "model", "temperature", "max_tokens", "ollama_url", "lmstudio_url",
-    "mock_tps", "rounds", "nickname", "log_level",
+    "mock_tps", "rounds", "nickname", "runner_timeout", "log_level",
 )  # fmt: skip
 
 _DESCRIPTION = """\
@@ -45,7 +45,7 @@ a opção na linha de comando tem prioridade.
 _EXIT_CODES = """\
 códigos de saída: 0 fim normal · 2 uso incorreto · 3 recusado pela arena (PIN) ·
 4 servidor do modelo ou modelo indisponível · 5 arena inacessível ·
-130 interrompido (Ctrl-C)
+130 interrompido (Ctrl-C) · 143 encerrado (SIGTERM)
 """
 
 
@@ -132,7 +132,36 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Command:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``gambiarra-client`` console script."""
+    if argv is None:
+        _hide_pin(sys.argv[1:])
     sys.exit(run(list(sys.argv[1:] if argv is None else argv), os.environ))
+
+
+def _hide_pin(args: list[str]) -> None:
+    """Move ``--pin`` into the environment and re-exec without it.
+
+    Any user of the machine can read a process's command line (``ps``,
+    /proc/PID/cmdline); the environment is private to its owner. The
+    re-executed process keeps the same PID, so callers see no difference.
+    """
+    if os.name != "posix" or args[:1] == ["practice"]:
+        return
+    rest: list[str] = []
+    pin: str | None = None
+    items = iter(args)
+    for arg in items:
+        if arg == "--pin":
+            pin = next(items, None)
+            if pin is None:
+                return  # let argparse report the missing value
+        elif arg.startswith("--pin="):
+            pin = arg[len("--pin=") :]
+        else:
+            rest.append(arg)
+    if pin is None:
+        return
+    env = {**os.environ, "GAMBIARRA_PIN": pin}
+    os.execve(sys.executable, [sys.executable, "-m", "gambiarra", *rest], env)
 
 
 def run(argv: list[str], environ: Mapping[str, str]) -> int:
@@ -148,7 +177,7 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
 
     try:
         execute(command.name, command.settings, command.prompt)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # where signals cannot be received (Windows)
         _say("interrompido.")
         return ExitCode.INTERRUPTED
     except BaseException as exc:  # mapped to one line and an exit code

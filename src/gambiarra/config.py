@@ -35,6 +35,9 @@ class Settings:
     lmstudio_url: str = "http://localhost:1234"
     mock_tps: float = 25.0
     rounds: int | None = None
+    max_reconnects: int | None = None
+    runner_timeout: float = 60.0
+    ca_file: str | None = None
     log_level: str = "warning"
 
     def __repr__(self) -> str:
@@ -46,6 +49,20 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError(f"{text} is not a positive whole number")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{text} is negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"{text} is not a number > 0")
     return value
 
 
@@ -104,6 +121,23 @@ OPTIONS: tuple[Option, ...] = (
         "sai com código 0 depois de N rodadas (padrão: joga até Ctrl-C)",
         _positive_int,
         metavar="N",
+    ),
+    Option(
+        "max_reconnects",
+        "desiste depois de N tentativas seguidas de (re)conexão (padrão: nunca desiste)",
+        _non_negative_int,
+        metavar="N",
+    ),
+    Option(
+        "runner_timeout",
+        "segundos sem nenhum byte do modelo para a rodada falhar",
+        _positive_float,
+        metavar="S",
+    ),
+    Option(
+        "ca_file",
+        "certificado (PEM) de uma arena wss:// com certificado próprio",
+        metavar="ARQUIVO",
     ),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar, cast
 
@@ -24,32 +25,50 @@ from gambiarra.adapters.websocket import WebSocketTransport
 from gambiarra.config import Settings
 from gambiarra.domain.protocol import ModelInfo, Register
 from gambiarra.domain.round import Fallbacks, RoundMachine
+from gambiarra.errors import ConfigError
 from gambiarra.service import ArenaClient
 
 __all__ = ["Container", "build", "resolve", "shutdown"]
 
 T = TypeVar("T")
 
-# No byte from the model server for this long fails the round (not the session).
-RUNNER_READ_TIMEOUT = 60.0
 
-
-async def http_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(base_url: str, read_timeout: float) -> AsyncIterator[httpx.AsyncClient]:
     """One pooled client per model server, closed when the container shuts down.
 
-    ``trust_env=False``: the model server is on this machine or the LAN, so a
-    corporate HTTP proxy from the environment must not be used for it.
+    ``read_timeout``: no byte from the model server for this long fails the
+    round (not the session). ``trust_env=False``: the model server is on this
+    machine or the LAN, so a corporate HTTP proxy from the environment must
+    not be used for it.
     """
-    timeout = httpx.Timeout(RUNNER_READ_TIMEOUT, connect=5.0)
+    timeout = httpx.Timeout(read_timeout, connect=5.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
         yield client
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
+    """Trust the organiser's own certificate as well as the system's, if given.
+
+    Raises:
+        ConfigError: the file cannot be read as a PEM certificate.
+    """
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--ca-file {ca_file}: não consegui ler o certificado ({exc})") from None
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
-    ollama_http = providers.Resource(http_client, base_url=config.ollama_url)
-    lmstudio_http = providers.Resource(http_client, base_url=config.lmstudio_url)
+    ollama_http = providers.Resource(
+        http_client, base_url=config.ollama_url, read_timeout=config.runner_timeout
+    )
+    lmstudio_http = providers.Resource(
+        http_client, base_url=config.lmstudio_url, read_timeout=config.runner_timeout
+    )
 
     runner = providers.Selector(
         config.runner,
@@ -67,6 +86,8 @@ class Container(containers.DeclarativeContainer):
     transport = providers.Singleton(
         WebSocketTransport,
         url=config.url,
+        ssl_context=providers.Callable(tls_context, config.ca_file),
+        max_reconnects=config.max_reconnects,
         register=providers.Factory(
             Register,
             participant_id=config.participant_id,

@@ -3,6 +3,7 @@
     GambiarraError
      ├── ProtocolError          the arena sent a frame we cannot use
      ├── RoundStateError        an event arrived that the round cannot accept (our bug)
+     ├── Interrupted            Ctrl-C or SIGTERM                       -> exit 130 / 143
      ├── ConfigError            bad options, environment or config file       -> exit 2
      ├── ArenaRejected          the arena refused us (wrong PIN, ...)          -> exit 3
      ├── TransportError
@@ -31,6 +32,7 @@ class ExitCode(enum.IntEnum):
     MODEL_UNAVAILABLE = 4
     ARENA_UNREACHABLE = 5
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class GambiarraError(Exception):
@@ -45,6 +47,14 @@ class ProtocolError(GambiarraError):
 
 class RoundStateError(GambiarraError):
     """The round received an event it cannot accept in its phase: a bug."""
+
+
+class Interrupted(GambiarraError):
+    """The user (SIGINT) or the system (SIGTERM) asked the client to stop."""
+
+    def __init__(self, terminated: bool = False) -> None:
+        super().__init__("encerrado (SIGTERM)." if terminated else "interrompido.")
+        self.exit_code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
 
 
 class ConfigError(GambiarraError):

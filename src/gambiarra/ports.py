@@ -9,14 +9,25 @@ response, which tells the model server to stop computing).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.protocol import ClientMessage, ServerMessage
 
-__all__ = ["ArenaTransport", "ModelDescription", "ModelRunner", "RoundView", "TokenChunk"]
+__all__ = [
+    "ArenaTransport",
+    "Incoming",
+    "LinkDown",
+    "LinkUp",
+    "ModelDescription",
+    "ModelRunner",
+    "Retrying",
+    "RoundView",
+    "SessionReplaced",
+    "TokenChunk",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +46,63 @@ class ModelDescription:
     family: str | None = None
 
 
-class ArenaTransport(Protocol):
-    """The link to the arena: registers on connect, then carries messages."""
+# ---------------------------------------------------------------- link changes
+# What the transport tells the client besides the arena's own messages.
 
-    async def send(self, message: ClientMessage) -> None:
-        """Send one message now; raises ``ConnectionLost`` if the link is down."""
+
+@dataclass(frozen=True, slots=True)
+class LinkUp:
+    """Registered (again). ``resent`` held messages are being written again."""
+
+    session_id: str | None
+    resent: int
+    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown:
+    """A registered link was lost; generation goes on and messages are held."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The next connection attempt comes after ``delay`` seconds."""
+
+    delay: float
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReplaced:
+    """The organiser opened a new session; the old rounds and PIN are gone."""
+
+
+Incoming: TypeAlias = ServerMessage | LinkUp | LinkDown | Retrying | SessionReplaced
+
+
+class ArenaTransport(Protocol):
+    """The link to the arena: connects, registers, reconnects, delivers in order."""
+
+    def send(self, message: ClientMessage) -> None:
+        """Queue a message. It never blocks: round messages are held and delivered
+        in order, across reconnects, until the arena is known to have them."""
         ...
 
-    def messages(self) -> AsyncGenerator[ServerMessage, None]:
-        """Connect, register, and yield every message the arena sends."""
+    async def run(self, receive: Callable[[Incoming], Awaitable[None]]) -> None:
+        """Connect and register, then hand every arena message and link change
+        to ``receive``, reconnecting whenever the link is lost.
+
+        Raises:
+            ArenaRejected: the arena refused the registration.
+            ArenaUnreachable: no arena, or the reconnection budget is spent.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until the arena has every message sent so far."""
         ...
 
 

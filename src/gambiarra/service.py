@@ -1,10 +1,10 @@
 """ArenaClient: the imperative shell around the round state machine.
 
-It reads arena messages in one task and runs each generation in another, so
-frames (and websockets' pings) keep flowing while the model works. Every
-event is stamped with the clock and fed to ``RoundMachine``; the actions that
-come back are carried out here, in order. This is the only module of the
-core that logs.
+The transport runs the link (reading frames in its own tasks, so pings are
+answered while the model works) and hands over arena messages and link
+changes; each generation runs in a task of its own. Every event is stamped
+with the clock and fed to ``RoundMachine``; the actions that come back are
+carried out here, in order. This is the only module of the core that logs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from gambiarra.domain.arena_errors import ArenaErrorKind, classify
 from gambiarra.domain.events import (
     Action,
     CancelGeneration,
@@ -27,28 +28,31 @@ from gambiarra.domain.events import (
     RunnerFailed,
     RunnerFinished,
     Send,
+    SessionEnded,
     StartGeneration,
     TokenProduced,
 )
-from gambiarra.domain.protocol import (
-    Challenge,
-    Heartbeat,
-    Registered,
-    ServerError,
-    ServerMessage,
-    Token,
-)
+from gambiarra.domain.protocol import Challenge, Heartbeat, ServerError, Token
 from gambiarra.domain.round import RoundMachine
-from gambiarra.errors import ArenaRejected, ConnectionLost, GambiarraError, RunnerError, unwrap
-from gambiarra.ports import ArenaTransport, ModelRunner, RoundView
+from gambiarra.errors import GambiarraError, RunnerError, unwrap
+from gambiarra.ports import (
+    ArenaTransport,
+    Incoming,
+    LinkDown,
+    LinkUp,
+    ModelRunner,
+    Retrying,
+    RoundView,
+    SessionReplaced,
+)
 
 __all__ = ["ArenaClient"]
 
 log = structlog.get_logger("gambiarra")
 
-
-def _is_pin_rejection(error: ServerError) -> bool:
-    return error.message.strip().rstrip(".").lower() == "invalid pin"
+# How long the last round's messages may take to reach the arena before a
+# `--rounds N` client exits anyway.
+FLUSH_TIMEOUT = 10.0
 
 
 class ArenaClient:
@@ -85,20 +89,19 @@ class ArenaClient:
         self._log = log.bind(participant=machine.participant_id)
 
     async def run(self) -> None:
-        """Connect, register and play rounds.
+        """Connect, register and play rounds; reconnects are the transport's job.
 
-        Returns when ``max_rounds`` rounds were played.
+        Returns when ``max_rounds`` rounds were played and delivered.
 
         Raises:
             ArenaRejected: the arena refused the registration (wrong PIN).
-            TransportError: the arena could not be reached or the link was lost.
+            ArenaUnreachable: the arena could not be reached (within the
+                reconnection budget).
         """
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                async with aclosing(self._transport.messages()) as messages:
-                    async for message in messages:
-                        await self._on_message(message)
+                await self._transport.run(self._receive)
         except Exception as exc:
             error = unwrap(exc)
             if error is exc or not isinstance(error, GambiarraError):
@@ -107,34 +110,63 @@ class ArenaClient:
 
     # ------------------------------------------------------------ arena side
 
-    async def _on_message(self, message: ServerMessage) -> None:
-        if isinstance(message, Challenge):
-            await self._feed(ChallengeReceived(message, at=self._clock()))
-        elif isinstance(message, Registered):
-            self._log.info("registered", session=message.session_id)
-            self._view.status("registrado na arena; aguardando o desafio...")
-        elif isinstance(message, ServerError):
-            self._on_error(message)
-        elif isinstance(message, Heartbeat):
-            self._log.debug("heartbeat", ts=message.ts)
+    async def _receive(self, item: Incoming) -> None:
+        if isinstance(item, Challenge):
+            self._feed(ChallengeReceived(item, at=self._clock()))
+        elif isinstance(item, Heartbeat):
+            self._log.debug("heartbeat", ts=item.ts)
+        elif isinstance(item, ServerError):
+            self._on_error(item)
+        elif isinstance(item, SessionReplaced):
+            self._feed(SessionEnded(at=self._clock()))
+            self._status("session_replaced", "a organização abriu uma nova sessão; reconectando")
+        else:
+            self._on_link(item)
+
+    def _on_link(self, item: Incoming) -> None:
+        if isinstance(item, LinkUp):
+            if item.first:
+                self._status("registered", "registrado na arena; aguardando o desafio...")
+            else:
+                self._status(
+                    "reconnected",
+                    f"de volta à arena; {item.resent} mensagem(ns) guardada(s) reenviada(s)",
+                )
+        elif isinstance(item, LinkDown):
+            self._status(
+                "link_lost", f"{item.reason}; o modelo continua e os tokens ficam guardados"
+            )
+        elif isinstance(item, Retrying):
+            self._status(
+                "retrying", f"{item.reason}; tentando de novo em {item.delay:.1f} s", item.attempt
+            )
 
     def _on_error(self, error: ServerError) -> None:
-        if _is_pin_rejection(error):
-            raise ArenaRejected(
-                "a arena recusou o PIN: confira o PIN com a organização e rode de novo"
+        text = error.message or error.code or "erro sem detalhe"
+        if classify(error) is ArenaErrorKind.CLIENT_BUG:
+            self._log.error("arena_rejected_our_message", message=error.message)
+            self._view.status(
+                f"a arena rejeitou uma mensagem nossa ({text}): avise quem mantém o cliente"
             )
-        self._log.warning("arena_error", message=error.message, code=error.code)
-        self._view.status(f"a arena avisou: {error.message or error.code or 'erro sem detalhe'}")
+        else:
+            self._log.warning("arena_error", message=error.message, code=error.code)
+            self._view.status(f"a arena avisou: {text}")
+
+    def _status(self, event: str, text: str, attempt: int | None = None) -> None:
+        self._log.info(event, attempt=attempt, detail=text)
+        self._view.status(text)
 
     # ------------------------------------------------------------ actions
 
-    async def _feed(self, event: Event) -> None:
-        await self._apply(self._machine.handle(event))
+    def _feed(self, event: Event) -> None:
+        self._apply(self._machine.handle(event))
 
-    async def _apply(self, actions: list[Action]) -> None:
+    def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                await self._send(action)
+                if isinstance(action.message, Token):
+                    self._view.token(action.message.content)
+                self._transport.send(action.message)
             elif isinstance(action, StartGeneration):
                 self._start(action.request)
             elif isinstance(action, CancelGeneration):
@@ -143,16 +175,6 @@ class ArenaClient:
                     scope.cancel()
             elif isinstance(action, RoundEnded):
                 self._round_ended(action)
-
-    async def _send(self, action: Send) -> None:
-        message = action.message
-        if isinstance(message, Token):
-            self._view.token(message.content)
-        try:
-            await self._transport.send(message)
-        except ConnectionLost as exc:
-            # The reader task sees the same loss and ends the session.
-            self._log.warning("send_failed", kind=type(message).__name__, reason=str(exc))
 
     def _start(self, request: GenerationRequest) -> None:
         assert self._tg is not None
@@ -178,7 +200,15 @@ class ArenaClient:
         self._rounds_played += 1
         if self._max_rounds is not None and self._rounds_played >= self._max_rounds:
             assert self._tg is not None
-            self._tg.cancel_scope.cancel()
+            self._tg.start_soon(self._stop_when_delivered)
+
+    async def _stop_when_delivered(self) -> None:
+        with anyio.move_on_after(FLUSH_TIMEOUT) as waiting:
+            await self._transport.flush()
+        if waiting.cancelled_caught:
+            self._log.warning("exit_before_arena_confirmed", timeout=FLUSH_TIMEOUT)
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()
 
     # ------------------------------------------------------------ model side
 
@@ -190,7 +220,7 @@ class ArenaClient:
             try:
                 async with aclosing(self._runner.stream(request)) as chunks:
                     async for chunk in chunks:
-                        await self._feed(TokenProduced(round_, chunk.text, self._clock()))
+                        self._feed(TokenProduced(round_, chunk.text, self._clock()))
                 outcome = RunnerFinished(round_, self._clock())
             except RunnerError as exc:
                 outcome = RunnerFailed(round_, str(exc), self._clock())
@@ -200,4 +230,4 @@ class ArenaClient:
         if outcome is None and scope.cancelled_caught and scope.deadline <= self._clock():
             outcome = DeadlinePassed(round_, self._clock())
         if outcome is not None:
-            await self._feed(outcome)
+            self._feed(outcome)

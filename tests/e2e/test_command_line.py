@@ -63,9 +63,9 @@ def test_help_lists_every_option() -> None:
         (["--pin", "1"], ExitCode.USAGE, "--participant-id"),
         (
             ["--pin", "1", "--participant-id", "p", "--nickname", "n", "--runner", "mock",
-             "--url", "ws://127.0.0.1:9/ws"],
+             "--url", "ws://127.0.0.1:9/ws", "--max-reconnects", "1"],
             ExitCode.ARENA_UNREACHABLE,
-            "nenhuma arena respondeu",
+            "desisti depois de 2 tentativa(s)",
         ),
         (
             ["--pin", "1", "--participant-id", "p", "--nickname", "n",

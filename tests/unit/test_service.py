@@ -17,7 +17,6 @@ from gambiarra.domain.protocol import (
     Token,
 )
 from gambiarra.domain.round import RoundMachine
-from gambiarra.errors import ArenaRejected
 from gambiarra.service import ArenaClient
 from tests.fakes import AfterSent, FakeTransport, RecordingView, ScriptedRunner
 
@@ -68,14 +67,6 @@ async def test_runner_failure_reports_an_error_and_keeps_playing() -> None:
     assert errors[0].message == "Ollama answered 404: model not found"
     assert [e.round for e in errors] == [1, 2]
     assert [e.outcome for e in view.ended] == [Outcome.FAILED, Outcome.FAILED]
-
-
-async def test_wrong_pin_ends_the_session_as_rejected() -> None:
-    transport = FakeTransport(ServerError(message="Invalid PIN."))
-    arena_client, _ = client(transport, ScriptedRunner())
-    with anyio.fail_after(5), pytest.raises(ArenaRejected, match="PIN"):
-        await arena_client.run()
-    assert transport.sent == []
 
 
 async def test_other_arena_errors_are_shown_and_do_not_end_the_session() -> None:

@@ -67,7 +67,7 @@ class ConsoleView:
         self._line(summary_line(ended))
 
     def status(self, text: str) -> None:
-        self._line(text)
+        self._line(clean(text))
 
     def _line(self, text: str) -> None:
         if self._mid_line:

@@ -24,6 +24,7 @@ __all__ = [
     "RunnerFailed",
     "RunnerFinished",
     "Send",
+    "SessionEnded",
     "StartGeneration",
     "TokenProduced",
 ]
@@ -77,7 +78,21 @@ class DeadlinePassed:
     at: float
 
 
-Event = ChallengeReceived | TokenProduced | RunnerFinished | RunnerFailed | DeadlinePassed
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """The organiser replaced the session: its rounds (and their numbering) are gone."""
+
+    at: float
+
+
+Event = (
+    ChallengeReceived
+    | TokenProduced
+    | RunnerFinished
+    | RunnerFailed
+    | DeadlinePassed
+    | SessionEnded
+)
 
 
 # ---------------------------------------------------------------- actions out

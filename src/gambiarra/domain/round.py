@@ -11,6 +11,8 @@ Phases and legal moves::
                           │   └── challenge for another round: the old one is
                           │       cancelled and completed, the new one starts
     DONE ──challenge──▶ GENERATING
+    any ──session ended──▶ IDLE (a generation in progress is cancelled: its
+                                 session, and the round numbering, are gone)
 
 Races are expected and handled on purpose: a runner may still emit a token,
 finish or fail after its round was cancelled; such late events are dropped.
@@ -38,6 +40,7 @@ from gambiarra.domain.events import (
     RunnerFailed,
     RunnerFinished,
     Send,
+    SessionEnded,
     StartGeneration,
     TokenProduced,
 )
@@ -79,12 +82,15 @@ class RoundMachine:
         self._started_at = 0.0
         self._first_token_at: float | None = None
         self._seq = 0
+        self._played = False
 
     def handle(self, event: Event) -> list[Action]:
         """Feed one event; return what the shell must do, in order."""
         if isinstance(event, ChallengeReceived):
             return self._on_challenge(event)
-        if self.phase is Phase.IDLE:
+        if isinstance(event, SessionEnded):
+            return self._on_session_ended()
+        if not self._played:
             raise RoundStateError(f"{type(event).__name__} before any challenge")
         if self.phase is not Phase.GENERATING or event.round != self.round:
             return []  # a late event from a cancelled or finished generation
@@ -110,6 +116,13 @@ class RoundMachine:
             actions.extend(self._finish(Outcome.SUPERSEDED, event.at))
         self._open(challenge, event.at)
         actions.append(StartGeneration(self._request(challenge, event.at)))
+        return actions
+
+    def _on_session_ended(self) -> list[Action]:
+        actions: list[Action] = []
+        if self.phase is Phase.GENERATING and self.round is not None:
+            actions.append(CancelGeneration(self.round))
+        self.phase, self.round, self._key = Phase.IDLE, None, None
         return actions
 
     def _on_token(self, event: TokenProduced) -> list[Action]:
@@ -154,6 +167,7 @@ class RoundMachine:
 
     def _open(self, challenge: Challenge, at: float) -> None:
         self.phase = Phase.GENERATING
+        self._played = True
         self.round = challenge.round
         self._key = (challenge.session_id, challenge.round)
         self._started_at = at
