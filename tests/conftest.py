@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from gambiarra.logs import configure
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GAMBIARRA_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs() -> None:
+    """Diagnostics at warning level, as the client runs by default."""
+    configure("warning")
 
 
 @pytest.fixture

@@ -72,8 +72,18 @@ class Container(containers.DeclarativeContainer):
 
     runner = providers.Selector(
         config.runner,
-        ollama=providers.Singleton(OllamaRunner, http=ollama_http, model=config.model),
-        lmstudio=providers.Singleton(OpenAICompatRunner, http=lmstudio_http, model=config.model),
+        ollama=providers.Singleton(
+            OllamaRunner,
+            http=ollama_http,
+            model=config.model,
+            idle_timeout=config.runner_timeout,
+        ),
+        lmstudio=providers.Singleton(
+            OpenAICompatRunner,
+            http=lmstudio_http,
+            model=config.model,
+            idle_timeout=config.runner_timeout,
+        ),
         mock=providers.Singleton(MockRunner, model=config.model, tokens_per_second=config.mock_tps),
     )
 

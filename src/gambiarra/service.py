@@ -33,7 +33,7 @@ from gambiarra.domain.events import (
     TokenProduced,
 )
 from gambiarra.domain.protocol import Challenge, Heartbeat, ServerError, Token
-from gambiarra.domain.round import RoundMachine
+from gambiarra.domain.round import Phase, RoundMachine
 from gambiarra.errors import GambiarraError, RunnerError, unwrap
 from gambiarra.ports import (
     ArenaTransport,
@@ -128,14 +128,12 @@ class ArenaClient:
             if item.first:
                 self._status("registered", "registrado na arena; aguardando o desafio...")
             else:
-                self._status(
-                    "reconnected",
-                    f"de volta à arena; {item.resent} mensagem(ns) guardada(s) reenviada(s)",
-                )
+                resent = f"; {item.resent} mensagem(ns) guardada(s) reenviada(s)"
+                self._status("reconnected", "de volta à arena" + (resent if item.resent else ""))
         elif isinstance(item, LinkDown):
-            self._status(
-                "link_lost", f"{item.reason}; o modelo continua e os tokens ficam guardados"
-            )
+            playing = self._machine.phase is Phase.GENERATING
+            kept = "; o modelo continua e os tokens ficam guardados" if playing else ""
+            self._status("link_lost", f"conexão com a arena perdida: {item.reason}{kept}")
         elif isinstance(item, Retrying):
             self._status(
                 "retrying", f"{item.reason}; tentando de novo em {item.delay:.1f} s", item.attempt

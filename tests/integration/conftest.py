@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -11,11 +12,13 @@ import anyio
 import anyio.abc
 import httpx
 import pytest
+from dependency_injector import providers
 
 from gambiarra.app import play
+from gambiarra.arena.records import RoundRecord
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
-from gambiarra.containers import build
+from gambiarra.containers import Container, build
 
 OLLAMA = "http://ollama.test"
 LMSTUDIO = "http://lmstudio.test"
@@ -43,12 +46,59 @@ def settings_for(arena: PracticeArena, **overrides: object) -> Settings:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
+def fast_container(
+    settings: Settings,
+    *,
+    runner: object | None = None,
+    keepalive: float = 20.0,
+    backoff: bool = False,
+) -> Container:
+    """The real container, silent, with test-sized timings.
+
+    Args:
+        runner: a runner to use instead of the configured one.
+        keepalive: websockets' ping interval and timeout, so a silent link is
+            noticed in about twice this.
+        backoff: keep the real LAN backoff (else reconnect after 10 ms).
+    """
+    container = build(settings, view="silent")
+    timings: dict[str, object] = {
+        "ping_interval": keepalive,
+        "ping_timeout": keepalive,
+        "ack_interval": 0.02,
+    }
+    if not backoff:
+        timings["delays"] = lambda: itertools.repeat(0.01)
+    container.transport.add_kwargs(**timings)
+    if runner is not None:
+        container.runner.override(providers.Object(runner))
+    return container
+
+
 @asynccontextmanager
-async def playing(settings: Settings) -> AsyncIterator[anyio.abc.TaskGroup]:
+async def playing(
+    settings: Settings, container: Container | None = None
+) -> AsyncIterator[anyio.abc.TaskGroup]:
     """Run the real client (container-built, silent view) beside the test body."""
     async with anyio.create_task_group() as tg:
-        tg.start_soon(play, settings, build(settings, view="silent"))
+        tg.start_soon(play, settings, container or build(settings, view="silent"))
         yield tg
+
+
+def report(label: str, record: RoundRecord, participant_id: str = "ana-pc") -> None:
+    """One line of what the arena recorded, for the closing note (pytest -s)."""
+    entry = record.entry(participant_id)
+    done = (
+        "—"
+        if entry.complete_at is None
+        else f"{(entry.complete_at - record.broadcast_at) * 1000:.0f} ms"
+    )
+    claimed = entry.complete["tokens"] if entry.complete else None
+    print(
+        f"\n[arena] {label}: received {len(entry.tokens)} tokens in order, "
+        f"complete says {claimed}, completes={entry.completes}, "
+        f"duplicates dropped={entry.dropped}, complete at {done}"
+    )
 
 
 class ChunkedBody(httpx.AsyncByteStream):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import httpx
 import pytest
 import respx
 
@@ -131,3 +132,56 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
     assert good.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
     assert len(arena.registrations) == 1
     assert arena.invalid == []
+
+
+class BrokenBody(httpx.AsyncByteStream):
+    """Two good lines, then the connection breaks (the server process died)."""
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"response":"Um","done":false}\n{"response":" dois","done":false}\n'
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+class StalledBody(httpx.AsyncByteStream):
+    """One good line, then nothing at all (a model server stuck at full CPU)."""
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"response":"Um","done":false}\n'
+        await anyio.sleep_forever()
+
+
+@pytest.mark.parametrize(
+    ("label", "response", "needle"),
+    [
+        ("HTTP 500", httpx.Response(500, text="internal error"), "500"),
+        ("closed mid-stream", httpx.Response(200, stream=BrokenBody()), "mid-answer"),
+        ("stalled", httpx.Response(200, stream=StalledBody()), "sent nothing for 0.3 s"),
+        ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'), "malformed"),
+        ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'), "before"),
+    ],
+)
+async def test_broken_model_servers_fail_the_round_not_the_client(
+    arena: PracticeArena, label: str, response: httpx.Response, needle: str
+) -> None:
+    """Each failure is an `error` for its round; the next round on the same link completes."""
+    good = replay(wire("ollama-generate.ndjson"), 7)
+    settings = settings_for(
+        arena, runner="ollama", model="llama3.1:8b", rounds=2, runner_timeout=0.3
+    )
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/generate").mock(side_effect=[response, good])
+        async with playing(settings):
+            await arena.wait_registered("ana-pc")
+            entries = []
+            for _ in range(2):
+                record = await arena.start_round("Era uma vez")
+                entries.append(record.entry("ana-pc"))
+                with anyio.fail_after(5):
+                    await entries[-1].done.wait()
+    failed, next_round = entries
+    assert failed.complete is None, label
+    assert needle in failed.errors[0]["message"]
+    assert next_round.complete is not None
+    assert next_round.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
+    assert len(arena.registrations) == 1

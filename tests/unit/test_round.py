@@ -17,6 +17,7 @@ from gambiarra.domain.events import (
     RunnerFailed,
     RunnerFinished,
     Send,
+    SessionEnded,
     StartGeneration,
     TokenProduced,
 )
@@ -188,3 +189,13 @@ def test_same_round_index_in_a_new_session_is_a_new_round() -> None:
 def test_token_before_any_challenge_is_a_bug() -> None:
     with pytest.raises(RoundStateError):
         machine().handle(TokenProduced(1, "a", 0.0))
+
+
+def test_session_end_cancels_the_round_and_late_events_are_dropped() -> None:
+    """A replaced session takes its rounds along: no complete for a dead session."""
+    m = machine()
+    feed(m, challenge_at(0.0), TokenProduced(1, "a", 0.1))
+    assert m.handle(SessionEnded(at=0.2)) == [CancelGeneration(1)]
+    assert m.handle(TokenProduced(1, "late", 0.3)) == []
+    assert m.handle(RunnerFinished(1, 0.4)) == []
+    assert [type(a) for a in m.handle(challenge_at(1.0))] == [StartGeneration]

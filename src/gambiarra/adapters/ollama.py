@@ -63,9 +63,12 @@ class OllamaRunner:
 
     kind = "ollama"
 
-    def __init__(self, http: httpx.AsyncClient, model: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, model: str, idle_timeout: float | None = 60.0
+    ) -> None:
         self._http = http
         self.model = model
+        self._idle_timeout = idle_timeout
         self._where = str(http.base_url).rstrip("/")
         self._hint = "inicie o Ollama (ollama serve) ou indique o endereço com --ollama-url"
 
@@ -112,7 +115,7 @@ class OllamaRunner:
                 if response.is_error:
                     detail = error_text(await response.aread())
                     raise RunnerFailed(f"Ollama answered {response.status_code}: {detail}")
-                async for raw in iter_lines(response.aiter_bytes()):
+                async for raw in iter_lines(response.aiter_bytes(), self._idle_timeout):
                     line = _decode(raw)
                     if line.error is not None:
                         raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")

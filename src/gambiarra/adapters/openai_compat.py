@@ -51,9 +51,16 @@ _encoder = msgspec.json.Encoder()
 class OpenAICompatRunner:
     """Streams completions from any OpenAI-compatible server."""
 
-    def __init__(self, http: httpx.AsyncClient, model: str, kind: str = "lmstudio") -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        model: str,
+        kind: str = "lmstudio",
+        idle_timeout: float | None = 60.0,
+    ) -> None:
         self._http = http
         self.model = model
+        self._idle_timeout = idle_timeout
         self.kind = kind
         self._server = "LM Studio" if kind == "lmstudio" else "the model server"
         self._where = str(http.base_url).rstrip("/")
@@ -104,7 +111,7 @@ class OpenAICompatRunner:
                 if response.is_error:
                     detail = error_text(await response.aread())
                     raise RunnerFailed(f"{self._server} answered {response.status_code}: {detail}")
-                async for data in iter_sse_data(response.aiter_bytes()):
+                async for data in iter_sse_data(response.aiter_bytes(), self._idle_timeout):
                     if data == _DONE:
                         return
                     event = self._decode(data)

@@ -155,6 +155,8 @@ class WebSocketTransport:
                 async for frame in ws:
                     message = self._decode(frame)
                     if isinstance(message, Registered):
+                        if registered:
+                            continue  # one link per connection: a replayed frame changes nothing
                         registered = True
                         await self._linked(ws, tg, message, receive)
                     elif isinstance(message, ServerError):

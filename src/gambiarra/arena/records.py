@@ -19,8 +19,10 @@ class Entry:
     participant_id: str
     tokens: list[str] = field(default_factory=list)
     first_token_at: float | None = None
+    token_times: list[float] = field(default_factory=list)
     complete: dict[str, Any] | None = None
     complete_at: float | None = None
+    completes: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     dropped: int = 0
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -37,6 +39,7 @@ class Entry:
         if self.first_token_at is None:
             self.first_token_at = at
         self.tokens.append(content)
+        self.token_times.append(at)
         return True
 
 

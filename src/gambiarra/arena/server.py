@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -48,6 +49,9 @@ class PracticeArena:
         *,
         session_open: bool = True,
         heartbeat_interval: float = 30.0,
+        ping_interval: float = 30.0,
+        ping_timeout: float = 90.0,
+        ssl_context: ssl.SSLContext | None = None,
         on_token: TokenHook | None = None,
         on_done: EntryHook | None = None,
         on_round: RoundHook | None = None,
@@ -59,20 +63,31 @@ class PracticeArena:
         self.registrations: list[dict[str, Any]] = []
         self.register_attempts = 0
         self.invalid: list[str] = []
+        self.close_codes: list[int | None] = []
         self._heartbeat_interval = heartbeat_interval
+        self._ping = (ping_interval, ping_timeout)
+        self._ssl = ssl_context
+        self._changed = anyio.Event()
         self._on_token = on_token
         self._on_done = on_done
         self._on_round = on_round
         self._participants: dict[str, ServerConnection] = {}
-        self._registered = anyio.Event()
         self._server: Server | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> PracticeArena:
+        # The real servers ping every 30 s and drop a link after 3 missed pongs.
         self._server = await serve(
-            self._handle, "127.0.0.1", 0, max_size=2**20, ping_interval=30, compression=None
+            self._handle,
+            "127.0.0.1",
+            0,
+            max_size=2**20,
+            ping_interval=self._ping[0],
+            ping_timeout=self._ping[1],
+            compression=None,
+            ssl=self._ssl,
         )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -96,7 +111,8 @@ class PracticeArena:
     def url(self) -> str:
         assert self._server is not None
         port = self._server.sockets[0].getsockname()[1]
-        return f"ws://127.0.0.1:{port}/ws"
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://127.0.0.1:{port}/ws"
 
     # ------------------------------------------------------------ organiser
 
@@ -114,6 +130,7 @@ class PracticeArena:
             await ws.close()
         self._participants.clear()
         self.open_session(new_pin)
+        self._touch()
 
     async def start_round(
         self,
@@ -147,9 +164,29 @@ class PracticeArena:
             await self._send(ws, challenge)
         return record
 
+    async def rebroadcast(self, record: RoundRecord) -> None:
+        """Send a round's challenge again (a replayed broadcast)."""
+        for ws in list(self._participants.values()):
+            await self._send(ws, record.challenge)
+
+    async def send_raw(self, participant_id: str, frame: str | bytes) -> None:
+        """Send any frame at all to a participant (hostile-input tests)."""
+        ws = self._participants.get(participant_id)
+        if ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(frame)
+
     async def wait_registered(self, participant_id: str) -> None:
-        while participant_id not in self._participants:
-            await self._registered.wait()
+        await self.wait_for(lambda: participant_id in self._participants)
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds; it is checked after every frame and link change."""
+        while not condition():
+            await self._changed.wait()
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
 
     def is_connected(self, participant_id: str) -> bool:
         return participant_id in self._participants
@@ -159,7 +196,9 @@ class PracticeArena:
     async def _handle(self, ws: ServerConnection) -> None:
         try:
             async for frame in ws:
-                if not await self._on_frame(ws, frame):
+                keep = await self._on_frame(ws, frame)
+                self._touch()
+                if not keep:
                     return
         except ConnectionClosed:
             pass
@@ -167,6 +206,9 @@ class PracticeArena:
             for participant_id, conn in list(self._participants.items()):
                 if conn is ws:
                     del self._participants[participant_id]
+            await ws.close()
+            self.close_codes.append(ws.close_code)
+            self._touch()
 
     async def _on_frame(self, ws: ServerConnection, frame: str | bytes) -> bool:
         """Handle one frame; False means the connection must end."""
@@ -191,6 +233,7 @@ class PracticeArena:
                 self._on_token(message["participant_id"], message["content"])
         elif kind == "complete":
             entry.complete, entry.complete_at = message, now
+            entry.completes += 1
             self._finish(record, entry)
         else:
             entry.errors.append(message)
@@ -217,8 +260,6 @@ class PracticeArena:
         key = "participant_id" if python else "session_id"
         value = participant_id if python else self.session_id
         await self._send(ws, {"type": "registered", key: value})
-        self._registered.set()
-        self._registered = anyio.Event()
         return True
 
     # ------------------------------------------------------------ helpers

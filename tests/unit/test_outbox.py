@@ -1,0 +1,64 @@
+"""The outbox holds round frames until the arena is known to have them."""
+
+from __future__ import annotations
+
+from gambiarra.domain.outbox import Outbox
+
+
+def write_all(outbox: Outbox) -> list[bytes]:
+    written = []
+    while (frame := outbox.next_unwritten()) is not None:
+        written.append(frame)
+        outbox.mark_written()
+    return written
+
+
+def test_frames_are_written_once_in_order() -> None:
+    outbox = Outbox()
+    for frame in (b"a", b"b", b"c"):
+        outbox.add(frame)
+    assert write_all(outbox) == [b"a", b"b", b"c"]
+    assert write_all(outbox) == []
+
+
+def test_after_a_reconnect_everything_unconfirmed_is_written_again() -> None:
+    """A frame written to a link that died may not have arrived: write it again."""
+    outbox = Outbox()
+    for frame in (b"t0", b"t1", b"t2"):
+        outbox.add(frame)
+    write_all(outbox)
+    outbox.confirm(1)  # a pong proved t0 arrived
+    outbox.add(b"t3")  # produced while the link was down
+    assert outbox.rewind() == 3
+    assert write_all(outbox) == [b"t1", b"t2", b"t3"]
+
+
+def test_a_confirmation_mark_covers_only_what_was_written_before_it() -> None:
+    outbox = Outbox()
+    outbox.add(b"a")
+    mark = (write_all(outbox), outbox.written_mark)[1]
+    outbox.add(b"b")
+    write_all(outbox)
+    outbox.confirm(mark)
+    assert outbox.unconfirmed == 1
+    outbox.rewind()
+    assert write_all(outbox) == [b"b"]
+
+
+def test_past_the_limit_tokens_are_refused_but_essential_frames_are_kept() -> None:
+    outbox = Outbox(limit=2)
+    assert outbox.add(b"t0")
+    assert outbox.add(b"t1")
+    assert not outbox.add(b"t2")
+    assert outbox.add(b"complete", essential=True)
+    assert outbox.refused == 1
+    assert write_all(outbox) == [b"t0", b"t1", b"complete"]
+
+
+def test_clear_forgets_a_dead_sessions_frames() -> None:
+    outbox = Outbox()
+    outbox.add(b"old")
+    outbox.clear()
+    outbox.add(b"new")
+    outbox.rewind()
+    assert write_all(outbox) == [b"new"]
