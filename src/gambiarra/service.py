@@ -86,6 +86,7 @@ class ArenaClient:
         self._rounds_played = 0
         self._generations: dict[int, anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
+        self._last_reason: str | None = None
         self._log = log.bind(participant=machine.participant_id)
 
     async def run(self) -> None:
@@ -124,20 +125,27 @@ class ArenaClient:
             self._on_link(item)
 
     def _on_link(self, item: Incoming) -> None:
+        # One line per change of state; a reason already on screen is not repeated.
         if isinstance(item, LinkUp):
+            self._last_reason = None
             if item.first:
-                self._status("registered", "registrado na arena; aguardando o desafio...")
+                self._status("registered", "✓ registrado na arena; aguardando o desafio...")
             else:
-                resent = f"; {item.resent} mensagem(ns) guardada(s) reenviada(s)"
-                self._status("reconnected", "de volta à arena" + (resent if item.resent else ""))
+                resent = f" ({item.resent} mensagem(ns) guardada(s) reenviada(s))"
+                self._status("reconnected", "✓ de volta à arena" + (resent if item.resent else ""))
         elif isinstance(item, LinkDown):
+            self._last_reason = item.reason
             playing = self._machine.phase is Phase.GENERATING
             kept = "; o modelo continua e os tokens ficam guardados" if playing else ""
-            self._status("link_lost", f"conexão com a arena perdida: {item.reason}{kept}")
+            self._status("link_lost", f"⚠ {item.reason}{kept}")
         elif isinstance(item, Retrying):
-            self._status(
-                "retrying", f"{item.reason}; tentando de novo em {item.delay:.1f} s", item.attempt
-            )
+            wait = f"tentando de novo em {item.delay:.1f} s"
+            if item.reason == self._last_reason:
+                line = f"↻ {wait}"
+            else:
+                self._last_reason = item.reason
+                line = f"⚠ {item.reason}; {wait}"
+            self._status("retrying", line, item.attempt)
 
     def _on_error(self, error: ServerError) -> None:
         text = error.message or error.code or "erro sem detalhe"

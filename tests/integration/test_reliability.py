@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 import respx
+import structlog
 
 from gambiarra.adapters.mock import MockRunner
 from gambiarra.app import play
@@ -245,3 +246,20 @@ async def test_pings_are_answered_while_the_model_streams_flat_out() -> None:
     entry = record.entry("ana-pc")
     assert len(entry.tokens) == 20_000
     assert len(arena.registrations) == 1
+
+
+async def test_invalid_message_format_is_logged_as_a_client_bug(arena: PracticeArena) -> None:
+    """The arena answering "Invalid message format" means we sent something wrong: say what."""
+    settings = settings_for(arena, rounds=1)
+    with structlog.testing.capture_logs() as logs:
+        async with playing(settings, fast_container(settings)):
+            await arena.wait_registered("ana-pc")
+            await arena.send_raw("ana-pc", '{"type":"error","message":"Invalid message format"}')
+            record = await arena.start_round("segue o jogo", max_tokens=3)
+            with anyio.fail_after(5):
+                await record.entry("ana-pc").done.wait()
+    bugs = [e for e in logs if e["event"] == "client_bug_reported_by_arena"]
+    assert bugs
+    assert bugs[0]["log_level"] == "error"
+    assert bugs[0]["after"] == "register"
+    assert record.entry("ana-pc").completes == 1

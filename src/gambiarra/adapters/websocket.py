@@ -113,7 +113,7 @@ class WebSocketTransport:
     # ------------------------------------------------------------ the port
 
     def send(self, message: ClientMessage) -> None:
-        self._last_sent = type(message).__name__
+        self._last_sent = str(message.__struct_config__.tag)  # the wire type
         essential = not isinstance(message, Token)
         if not self.outbox.add(encode_client(message), essential=essential):
             log.error("outbox_full", limit=self.outbox.limit, refused=self.outbox.refused)
@@ -169,7 +169,8 @@ class WebSocketTransport:
             if isinstance(error, _Retry):
                 raise _Retry(error.reason, registered) from None
             if isinstance(error, ConnectionClosed):
-                raise _Retry(f"conexão perdida ({_close_reason(error)})", registered) from None
+                reason = f"a conexão com a arena caiu ({_close_reason(error)})"
+                raise _Retry(reason, registered) from None
             if error is not exc:
                 raise error from None
             raise
