@@ -16,7 +16,7 @@ SHARED = Path(os.environ.get("GAMBIARRA_SHARED", REPO.parent / "shared"))
 @pytest.fixture(autouse=True)
 def quiet_logs() -> None:
     """Diagnostics at warning level, as the client runs by default."""
-    configure("warning")
+    configure("warning", cache=False)
 
 
 @pytest.fixture

@@ -26,12 +26,14 @@ def _redactor(secrets: tuple[str, ...]) -> Any:
     return redact
 
 
-def configure(level: str = "warning", secrets: tuple[str, ...] = ()) -> None:
+def configure(level: str = "warning", secrets: tuple[str, ...] = (), cache: bool = True) -> None:
     """Configure structlog for the command line.
 
     Args:
         level: the lowest level shown (debug, info, warning, error).
         secrets: strings that must never be printed, replaced with ``***``.
+        cache: cache loggers on first use (fast); tests turn it off so that
+            ``structlog.testing.capture_logs`` sees every event.
     """
     structlog.configure(
         processors=[
@@ -42,5 +44,5 @@ def configure(level: str = "warning", secrets: tuple[str, ...] = ()) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
