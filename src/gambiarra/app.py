@@ -1,11 +1,12 @@
-"""The two jobs of the command line, as coroutines: play and practice.
+"""The jobs of the command line, as coroutines: play, practice, models, doctor.
 
 ``cli`` parses and maps errors to exit codes; this module wires the container
-and runs the client (and, for practice, a local arena beside it).
+and runs the job (and, for practice, a local arena beside the client).
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,34 +19,40 @@ from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
 from gambiarra.containers import Container, build, resolve, shutdown
-from gambiarra.errors import Interrupted, RunnerFailed
+from gambiarra.doctor import ArenaProbe, Check, run_checks
+from gambiarra.errors import ExitCode, Interrupted, RunnerFailed
 from gambiarra.logs import configure
-from gambiarra.ports import ModelRunner, RoundView
+from gambiarra.ports import ModelDescription, ModelRunner, RoundView
 from gambiarra.service import ArenaClient
 
-__all__ = ["execute", "play", "practice"]
+__all__ = ["doctor", "execute", "models", "play", "practice"]
 
 PRACTICE_ROUND_TIMEOUT_MS = 90_000
 
 
-def execute(command: str, settings: Settings, prompt: str) -> None:
-    """Run ``play`` or ``practice`` to the end on a fresh event loop.
+def execute(command: str, settings: Settings, prompt: str) -> int:
+    """Run a command to the end on a fresh event loop; return its exit code.
 
     Raises:
         Interrupted: SIGINT or SIGTERM arrived; everything was stopped cleanly.
     """
-    configure(settings.log_level, secrets=(settings.pin,))
-    if command == "practice":
-        received = anyio.run(_until_signal, practice, settings, prompt)
-    else:
-        received = anyio.run(_until_signal, play, settings)
+    configure(settings.log_level, secrets=settings.secrets)
+    jobs: dict[str, Callable[[], Awaitable[int | None]]] = {
+        "play": lambda: play(settings),
+        "practice": lambda: practice(settings, prompt),
+        "models": lambda: models(settings),
+        "doctor": lambda: doctor(settings),
+    }
+    code, received = anyio.run(_until_signal, jobs[command])
     if received is not None:
         raise Interrupted(terminated=received == signal.SIGTERM)
+    return code
 
 
-async def _until_signal(job: Callable[..., Awaitable[None]], *args: Any) -> int | None:
+async def _until_signal(job: Callable[[], Awaitable[int | None]]) -> tuple[int, int | None]:
     """Run the job; on SIGINT/SIGTERM cancel it (closing the socket normally)."""
     received: int | None = None
+    code: int = ExitCode.OK
 
     async def watch(scope: anyio.CancelScope) -> None:
         nonlocal received
@@ -60,20 +67,24 @@ async def _until_signal(job: Callable[..., Awaitable[None]], *args: Any) -> int 
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch, tg.cancel_scope)
-        await job(*args)
+        code = await job() or ExitCode.OK
         tg.cancel_scope.cancel()
-    return received
+    return code, received
+
+
+async def _runner(container: Container) -> ModelRunner:
+    return await resolve(container.runner(), ModelRunner)  # type: ignore[type-abstract]
 
 
 async def play(settings: Settings, container: Container | None = None) -> None:
     """Check the model, join the arena and play rounds (the original client)."""
     container = container if container is not None else build(settings)
     try:
-        runner = await resolve(container.runner(), ModelRunner)  # type: ignore[type-abstract]
+        runner = await _runner(container)
         view: RoundView = container.view()
-        view.status(f"verificando o modelo {settings.model} ({runner.kind})...")
+        view.status("checking_model", f"verificando o modelo {settings.model} ({runner.kind})...")
         await runner.check()
-        view.status(f"conectando em {settings.url} como {settings.nickname}...")
+        view.status("connecting", f"conectando em {settings.url} como {settings.nickname}...")
         client = await resolve(container.arena_client(), ArenaClient)
         await client.run()
     finally:
@@ -112,3 +123,52 @@ async def practice(settings: Settings, prompt: str, out: TextIO | None = None) -
     if failed:
         raise RunnerFailed(f"o modelo falhou em {failed} de {rounds} rodada(s) do ensaio")
     screen.finished(rounds)
+
+
+async def models(settings: Settings, out: TextIO | None = None) -> None:
+    """Print the models installed on the chosen runner."""
+    out = out if out is not None else sys.stdout
+    container = build(settings, view="silent")
+    try:
+        found = await (await _runner(container)).models()
+    finally:
+        await shutdown(container)
+    if settings.json:
+        out.write(json.dumps([_described(m) for m in found], ensure_ascii=False) + "\n")
+        return
+    for model in found:
+        out.write(_model_line(model) + "\n")
+    if not found:
+        out.write(f"(nenhum modelo instalado em {settings.runner})\n")
+
+
+async def doctor(settings: Settings, out: TextIO | None = None) -> int:
+    """Print the event-night checklist; 0 only when every check passed."""
+    out = out if out is not None else sys.stdout
+    container = build(settings, view="silent")
+
+    def report(check: Check) -> None:
+        out.write(check.line + "\n")
+        out.flush()
+
+    try:
+        probe: ArenaProbe = container.arena_probe()
+        results = await run_checks(settings, await _runner(container), probe, report)
+    finally:
+        await shutdown(container)
+    failed = [check for check in results if not check.ok]
+    out.write(
+        "tudo pronto para o evento\n"
+        if not failed
+        else f"{len(failed)} de {len(results)} itens precisam de atenção\n"
+    )
+    return failed[0].exit_code if failed else ExitCode.OK
+
+
+def _described(model: ModelDescription) -> dict[str, Any]:
+    return {"name": model.name, "size_bytes": model.size_bytes, "family": model.family}
+
+
+def _model_line(model: ModelDescription) -> str:
+    size = "" if model.size_bytes is None else f"{model.size_bytes / 1e9:.1f} GB"
+    return "  ".join(part for part in (model.name, size, model.family or "") if part)

@@ -1,4 +1,4 @@
-"""The command line: ``gambiarra-client [practice] [options]``.
+"""The command line: ``gambiarra-client [practice|models|doctor] [options]``.
 
 Kept light on purpose: ``--help`` imports only argparse and the option table;
 the container, the adapters and the network libraries load after parsing.
@@ -13,9 +13,20 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from gambiarra.config import OPTION_BY_NAME, OPTIONS, Option, Settings, from_env, parse_value
+from gambiarra.config import (
+    APIS,
+    OPTION_BY_NAME,
+    OPTIONS,
+    Option,
+    Settings,
+    from_env,
+    from_file,
+    parse_value,
+)
+from gambiarra.domain.prompting import PLACEHOLDER
 from gambiarra.errors import ConfigError, ExitCode, GambiarraError, unwrap
 
 __all__ = ["Command", "main", "parse"]
@@ -23,23 +34,35 @@ __all__ = ["Command", "main", "parse"]
 PROG = "gambiarra-client"
 DEFAULT_PROMPT = "Escreva um haicai sobre gambiarras."
 
-_PLAY_OPTIONS = tuple(option.name for option in OPTIONS)
-_PRACTICE_OPTIONS = (
-    "runner", "model", "temperature", "max_tokens", "ollama_url", "lmstudio_url",
-    "mock_tps", "rounds", "nickname", "runner_timeout", "log_level",
-)  # fmt: skip
+_ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects", "ca_file")
+_MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
+                 "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
+_GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "play": tuple(option.name for option in OPTIONS),
+    "practice": (*_MODEL_SERVER, *_GENERATION, "rounds", "nickname", "save_dir", "log_level"),
+    "models": (*_MODEL_SERVER, "json", "log_level"),
+    "doctor": (*_ARENA, *_MODEL_SERVER, *_GENERATION, "log_level"),
+}
+_SUMMARIES = {
+    "play": "Coloca o seu modelo local numa rodada da arena do Gambiarra LLM Club.",
+    "practice": "Ensaio completo sem arena: uma arena local, o seu modelo, N rodadas.",
+    "models": "Lista os modelos instalados no servidor do modelo escolhido.",
+    "doctor": "Checklist para a noite do evento: modelo, arena e PIN, cada item com ✓ ou ✗.",
+}
 
 _DESCRIPTION = """\
-Coloca o seu modelo local numa rodada da arena do Gambiarra LLM Club.
-
 Subcomandos:
   practice   ensaio sem arena: sobe uma arena local e joga uma rodada
              (gambiarra-client practice --runner mock)
+  models     lista os modelos instalados no servidor do modelo
+  doctor     confere modelo, arena e PIN antes do evento
 
 max-tokens e temperature valem só quando o desafio não traz os seus: os
 valores do desafio (inclusive temperature 0 e seed) são os que o modelo recebe.
-Toda opção também pode vir de uma variável de ambiente (indicada em cada uma);
-a opção na linha de comando tem prioridade.
+Toda opção também pode vir de uma variável de ambiente (indicada em cada uma)
+ou de um arquivo --config em TOML (chaves com o nome da opção, ex.:
+max-tokens = 300); prioridade: opção > variável > arquivo > padrão.
 """
 
 _EXIT_CODES = """\
@@ -51,7 +74,7 @@ códigos de saída: 0 fim normal · 2 uso incorreto · 3 recusado pela arena (PI
 
 @dataclass(frozen=True)
 class Command:
-    """What to run: ``play`` (the original client) or ``practice``."""
+    """What to run, with its settings."""
 
     name: str
     settings: Settings
@@ -63,30 +86,37 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def _add(parser: argparse.ArgumentParser, option: Option, default: Any) -> None:
-    shown = "obrigatório" if option.required and default is None else f"padrão: {default}"
+def _add(parser: argparse.ArgumentParser, option: Option, default: Any, required: bool) -> None:
+    shown = "obrigatório" if required else f"padrão: {default}"
+    text = f"{option.help} [{option.env}; {shown}]"
+    if option.kind is bool:
+        action = argparse.BooleanOptionalAction if option.name == "think" else "store_true"
+        parser.add_argument(option.flag, dest=option.name, default=None, action=action, help=text)
+        return
     parser.add_argument(
         option.flag,
         dest=option.name,
         default=None,
         choices=option.choices,
         metavar=option.metavar,
-        help=f"{option.help} [{option.env}; {shown}]",
+        help=text,
     )
 
 
-def _parser(name: str, names: Sequence[str], defaults: Settings) -> _Parser:
-    prog = PROG if name == "play" else f"{PROG} {name}"
+def _parser(name: str, defaults: Settings) -> _Parser:
     parser = _Parser(
-        prog=prog,
-        description=_DESCRIPTION if name == "play" else "Ensaio completo sem arena e sem evento.",
+        prog=PROG if name == "play" else f"{PROG} {name}",
+        description=_SUMMARIES[name] + ("\n\n" + _DESCRIPTION if name == "play" else ""),
         epilog=_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for option_name in names:
+    for option_name in COMMANDS[name]:
         option = OPTION_BY_NAME[option_name]
-        default = getattr(defaults, option_name)
-        _add(parser, option, None if option.required and name == "play" else default)
+        required = option.required and name == "play"
+        _add(parser, option, getattr(defaults, option_name), required)
+    parser.add_argument(
+        "--config", metavar="ARQUIVO", help="arquivo TOML com as opções [GAMBIARRA_CONFIG]"
+    )
     if name == "practice":
         parser.add_argument(
             "--prompt", default=DEFAULT_PROMPT, help=f"o desafio (padrão: {DEFAULT_PROMPT!r})"
@@ -94,40 +124,65 @@ def _parser(name: str, names: Sequence[str], defaults: Settings) -> _Parser:
     return parser
 
 
-_PRACTICE_DEFAULTS = Settings(
-    pin="pratica", participant_id="pratica", nickname="Você", rounds=1, mock_tps=25.0
-)
+_DEFAULTS = {
+    "practice": Settings(pin="pratica", participant_id="pratica", nickname="Você", rounds=1),
+}
 
 
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Command:
-    """Turn arguments and environment into a command.
+    """Turn arguments, environment and config file into a command.
 
-    Precedence: flag > environment variable > default.
+    Precedence: flag > environment variable > config file > default.
 
     Raises:
-        ConfigError: unknown option, bad value or missing required option.
+        ConfigError: unknown option, bad value, missing required option, bad
+            config file or prompt template.
     """
-    name, args = ("practice", argv[1:]) if argv[:1] == ["practice"] else ("play", argv)
-    names = _PRACTICE_OPTIONS if name == "practice" else _PLAY_OPTIONS
-    defaults = _PRACTICE_DEFAULTS if name == "practice" else Settings()
-    namespace = _parser(name, names, defaults).parse_args(args)
-    values = from_env(environ, names)
+    name = argv[0] if argv[:1] and argv[0] in COMMANDS and argv[0] != "play" else "play"
+    args = argv[1:] if name != "play" else argv
+    names = COMMANDS[name]
+    defaults = _DEFAULTS.get(name, Settings())
+    namespace = _parser(name, defaults).parse_args(args)
+    config_file = namespace.config or environ.get("GAMBIARRA_CONFIG")
+    values = from_file(config_file, names) if config_file else {}
+    values.update(from_env(environ, names))
     for option_name in names:
         raw = getattr(namespace, option_name)
-        if raw is not None:
-            values[option_name] = parse_value(
-                OPTION_BY_NAME[option_name], raw, source=OPTION_BY_NAME[option_name].flag
-            )
+        if raw is None:
+            continue
+        option = OPTION_BY_NAME[option_name]
+        values[option_name] = raw if option.kind is bool else parse_value(option, raw, option.flag)
+    settings = _complete(name, replace(defaults, **values), values)
+    return Command(name, settings, getattr(namespace, "prompt", DEFAULT_PROMPT))
+
+
+def _complete(name: str, settings: Settings, given: Mapping[str, Any]) -> Settings:
+    """Cross-option rules that a single option cannot check."""
     if name == "play":
         missing = [
-            f"{o.flag} (ou {o.env})" for o in OPTIONS if o.required and not values.get(o.name)
+            f"{o.flag} (ou {o.env})" for o in OPTIONS if o.required and not given.get(o.name)
         ]
         if missing:
             raise ConfigError("falta informar " + ", ".join(missing))
-    if values.get("runner", defaults.runner) == "mock" and "model" not in values:
-        values["model"] = "mock"  # don't show a real model's name for fake text
-    settings = replace(defaults, **values)
-    return Command(name, settings, getattr(namespace, "prompt", DEFAULT_PROMPT))
+    if settings.runner == "mock" and "model" not in given:
+        settings = replace(settings, model="mock")  # don't show a real model's name for fake text
+    if settings.api is not None and settings.api not in APIS.get(settings.runner, ()):
+        allowed = " ou ".join(APIS.get(settings.runner, ())) or "nenhuma escolha"
+        raise ConfigError(
+            f"--api {settings.api} não vale para --runner {settings.runner} ({allowed})"
+        )
+    if settings.prompt_template is not None:
+        _check_template(settings.prompt_template)
+    return settings
+
+
+def _check_template(path: str) -> None:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--prompt-template {path}: não consegui ler ({exc.strerror})") from None
+    if PLACEHOLDER not in text:
+        raise ConfigError(f"--prompt-template {path}: o modelo precisa conter {PLACEHOLDER}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -144,7 +199,7 @@ def _hide_pin(args: list[str]) -> None:
     /proc/PID/cmdline); the environment is private to its owner. The
     re-executed process keeps the same PID, so callers see no difference.
     """
-    if os.name != "posix" or args[:1] == ["practice"]:
+    if os.name != "posix" or (args[:1] and args[0] in ("practice", "models")):
         return
     rest: list[str] = []
     pin: str | None = None
@@ -176,7 +231,7 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
     from gambiarra.app import execute  # heavy imports only after parsing
 
     try:
-        execute(command.name, command.settings, command.prompt)
+        return execute(command.name, command.settings, command.prompt)
     except KeyboardInterrupt:  # where signals cannot be received (Windows)
         _say("interrompido.")
         return ExitCode.INTERRUPTED
@@ -189,7 +244,6 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
             _say("interrompido.")
             return ExitCode.INTERRUPTED
         raise
-    return ExitCode.OK
 
 
 def _say(line: str) -> None:

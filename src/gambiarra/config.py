@@ -2,26 +2,35 @@
 
 This module is imported by ``--help``, so it stays light: no adapters, no
 network libraries. ``OPTIONS`` is the one table that the command line, the
-environment variables and the README all follow.
+environment variables, the config file and the README all follow.
+Precedence: flag > environment > config file > default.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gambiarra.errors import ConfigError
 
-__all__ = ["OPTIONS", "RUNNERS", "Option", "Settings", "from_env"]
+__all__ = ["APIS", "OPTIONS", "RUNNERS", "Option", "Settings", "from_env", "from_file"]
 
-RUNNERS = ("ollama", "lmstudio", "mock")
+RUNNERS = ("ollama", "lmstudio", "llamacpp", "openai", "mock")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# The API each runner may use; the first is its default.
+APIS = {
+    "ollama": ("generate", "chat"),
+    "lmstudio": ("completions", "chat"),
+    "openai": ("chat", "completions"),
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one run of the client needs, after flags, env and defaults."""
+    """Everything one run of the client needs, after flags, env, file and defaults."""
 
     pin: str = ""
     participant_id: str = ""
@@ -33,16 +42,34 @@ class Settings:
     max_tokens: int = 400
     ollama_url: str = "http://localhost:11434"
     lmstudio_url: str = "http://localhost:1234"
+    llamacpp_url: str = "http://localhost:8080"
+    base_url: str = "http://localhost:8000"
+    api_key: str | None = None
+    api: str | None = None
+    think: bool | None = None
+    system: str | None = None
+    prompt_template: str | None = None
     mock_tps: float = 25.0
     rounds: int | None = None
     max_reconnects: int | None = None
     runner_timeout: float = 60.0
     ca_file: str | None = None
+    save_dir: str | None = None
+    json: bool = False
     log_level: str = "warning"
 
     def __repr__(self) -> str:
-        # Settings end up in logs and tracebacks; the PIN must not.
+        # Settings end up in logs and tracebacks; the PIN and the API key must not.
         return f"Settings(participant_id={self.participant_id!r}, url={self.url!r}, pin='***')"
+
+    @property
+    def api_name(self) -> str | None:
+        """The API in use: the chosen one, or the runner's default."""
+        return self.api or APIS.get(self.runner, (None,))[0]
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.pin, self.api_key) if s)
 
 
 def _positive_int(text: str) -> int:
@@ -73,9 +100,18 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on", "sim"):
+        return True
+    if lowered in ("0", "false", "no", "off", "não", "nao"):
+        return False
+    raise ValueError(f"{text} is not true or false")
+
+
 @dataclass(frozen=True)
 class Option:
-    """One command-line option, with its environment variable."""
+    """One command-line option, with its environment variable and config-file key."""
 
     name: str  # the Settings field
     help: str
@@ -83,10 +119,15 @@ class Option:
     choices: tuple[str, ...] | None = None
     required: bool = False
     metavar: str | None = None
+    kind: type = str  # what a config-file value must be
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + self.key
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("_", "-")
 
     @property
     def env(self) -> str:
@@ -100,49 +141,63 @@ class Option:
 _FALLBACK = "usado quando o desafio não traz o seu próprio"
 
 OPTIONS: tuple[Option, ...] = (
+    # the arena
     Option("url", "endereço WebSocket da arena", metavar="URL"),
     Option("pin", "PIN da sessão, dado pela organização", required=True),
     Option("participant_id", "seu identificador único na arena", required=True, metavar="ID"),
     Option("nickname", "seu apelido no telão", required=True, metavar="APELIDO"),
+    Option("rounds", "sai com código 0 depois de N rodadas (padrão: joga até Ctrl-C)",
+           _positive_int, metavar="N", kind=int),
+    Option("max_reconnects",
+           "desiste depois de N tentativas seguidas de (re)conexão (padrão: nunca desiste)",
+           _non_negative_int, metavar="N", kind=int),
+    Option("ca_file", "certificado (PEM) de uma arena wss:// com certificado próprio",
+           metavar="ARQUIVO"),
+    # the model
     Option("runner", "servidor do modelo local", choices=RUNNERS),
     Option("model", "nome do modelo no servidor local (com --runner mock: mock)", metavar="MODELO"),
-    Option("temperature", f"temperatura ({_FALLBACK})", _non_negative_float, metavar="T"),
-    Option("max_tokens", f"limite de tokens ({_FALLBACK})", _positive_int, metavar="N"),
+    Option("temperature", f"temperatura ({_FALLBACK})", _non_negative_float, metavar="T",
+           kind=float),
+    Option("max_tokens", f"limite de tokens ({_FALLBACK})", _positive_int, metavar="N", kind=int),
     Option("ollama_url", "endereço do Ollama", metavar="URL"),
     Option("lmstudio_url", "endereço do LM Studio (API compatível com OpenAI)", metavar="URL"),
-    Option(
-        "mock_tps",
-        "tokens por segundo do runner mock (0 = instantâneo)",
-        _non_negative_float,
-        metavar="TPS",
-    ),
-    Option(
-        "rounds",
-        "sai com código 0 depois de N rodadas (padrão: joga até Ctrl-C)",
-        _positive_int,
-        metavar="N",
-    ),
-    Option(
-        "max_reconnects",
-        "desiste depois de N tentativas seguidas de (re)conexão (padrão: nunca desiste)",
-        _non_negative_int,
-        metavar="N",
-    ),
-    Option(
-        "runner_timeout",
-        "segundos sem nenhum byte do modelo para a rodada falhar",
-        _positive_float,
-        metavar="S",
-    ),
-    Option(
-        "ca_file",
-        "certificado (PEM) de uma arena wss:// com certificado próprio",
-        metavar="ARQUIVO",
-    ),
+    Option("llamacpp_url", "endereço do llama-server do llama.cpp", metavar="URL"),
+    Option("base_url", "endereço de um servidor compatível com OpenAI (--runner openai)",
+           metavar="URL"),
+    Option("api_key", "chave do servidor OpenAI-compatível (enviada como Bearer; nunca exibida)",
+           metavar="CHAVE"),
+    Option("api", "API do servidor: ollama generate|chat, lmstudio completions|chat, "
+           "openai chat|completions", choices=("generate", "chat", "completions")),
+    Option("think", "liga/desliga o raciocínio de modelos que pensam (Ollama; padrão: o do "
+           "modelo)", _boolean, kind=bool),
+    Option("system", "prompt de sistema enviado ao modelo em toda rodada", metavar="TEXTO"),
+    Option("prompt_template", "arquivo com um modelo de prompt contendo {prompt}",
+           metavar="ARQUIVO"),
+    Option("runner_timeout", "segundos sem nenhum byte do modelo para a rodada falhar",
+           _positive_float, metavar="S", kind=float),
+    Option("mock_tps", "tokens por segundo do runner mock (0 = instantâneo)",
+           _non_negative_float, metavar="TPS", kind=float),
+    # what you see and keep
+    Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta",
+           metavar="PASTA"),
+    Option("json", "uma linha JSON por evento, para scripts e painéis", _boolean, kind=bool),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
-)
+)  # fmt: skip
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
+_BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
+
+
+def parse_value(option: Option, raw: str, source: str) -> Any:
+    """Convert and check one raw value, naming where it came from on error."""
+    if option.choices is not None and raw not in option.choices:
+        raise ConfigError(
+            f"{source}: {raw!r} não é uma opção; use uma de {', '.join(option.choices)}"
+        )
+    try:
+        return option.parse(raw)
+    except ValueError:
+        raise ConfigError(f"{source}: valor inválido {raw!r}") from None
 
 
 def from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, Any]:
@@ -161,13 +216,50 @@ def from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, An
     return values
 
 
-def parse_value(option: Option, raw: str, source: str) -> Any:
-    """Convert and check one raw value, naming where it came from on error."""
-    if option.choices is not None and raw not in option.choices:
-        raise ConfigError(
-            f"{source}: {raw!r} não é uma opção; use uma de {', '.join(option.choices)}"
-        )
+def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Read a TOML config file whose keys are the options' names (``max-tokens = 300``).
+
+    Raises:
+        ConfigError: the file is missing or not TOML, or a key is unknown to this
+            command, or a value has the wrong type; the message names the file
+            and the key.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # the stdlib parser arrived in 3.11
+        import tomli as tomllib
+
     try:
-        return option.parse(raw)
-    except ValueError:
-        raise ConfigError(f"{source}: valor inválido {raw!r}") from None
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: não consegui ler o arquivo de configuração ({exc.strerror})"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: não é TOML válido ({exc})") from None
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        option = _BY_KEY.get(key)
+        if option is None or option.name not in names:
+            raise ConfigError(f"{path}: chave desconhecida {key!r}")
+        values[option.name] = _typed(option, value, f"{path}: {key}")
+    return values
+
+
+def _typed(option: Option, value: Any, source: str) -> Any:
+    expected = {
+        str: "um texto",
+        int: "um número inteiro",
+        float: "um número",
+        bool: "true ou false",
+    }
+    fits = (
+        isinstance(value, option.kind)
+        if option.kind is not float
+        else isinstance(value, (int, float))
+    )
+    if isinstance(value, bool) and option.kind is not bool:
+        fits = False
+    if not fits:
+        raise ConfigError(f"{source} deve ser {expected[option.kind]} (veio {value!r})")
+    return parse_value(option, str(value).lower() if option.kind is bool else str(value), source)

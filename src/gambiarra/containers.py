@@ -9,23 +9,34 @@ whole session and closed at shutdown. Tests override providers with fakes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import os
 import ssl
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
 from dependency_injector import containers, providers
 
-from gambiarra.adapters.console import ConsoleView, SilentView
+from gambiarra.adapters.archive import ArchiveView
+from gambiarra.adapters.console import ConsoleView
+from gambiarra.adapters.jsonlines import JsonLinesView
+from gambiarra.adapters.live import LiveView
+from gambiarra.adapters.llamacpp import LlamaCppRunner
 from gambiarra.adapters.mock import MockRunner
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
-from gambiarra.adapters.websocket import WebSocketTransport
+from gambiarra.adapters.views import MultiView, SilentView
+from gambiarra.adapters.websocket import WebSocketTransport, probe_arena
 from gambiarra.config import Settings
+from gambiarra.domain.prompting import PromptStyle
 from gambiarra.domain.protocol import ModelInfo, Register
 from gambiarra.domain.round import Fallbacks, RoundMachine
 from gambiarra.errors import ConfigError
+from gambiarra.ports import RoundView
 from gambiarra.service import ArenaClient
 
 __all__ = ["Container", "build", "resolve", "shutdown"]
@@ -33,16 +44,21 @@ __all__ = ["Container", "build", "resolve", "shutdown"]
 T = TypeVar("T")
 
 
-async def http_client(base_url: str, read_timeout: float) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(
+    base_url: str, read_timeout: float, api_key: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """One pooled client per model server, closed when the container shuts down.
 
     ``read_timeout``: no byte from the model server for this long fails the
     round (not the session). ``trust_env=False``: the model server is on this
     machine or the LAN, so a corporate HTTP proxy from the environment must
-    not be used for it.
+    not be used for it. An API key travels only in this header.
     """
     timeout = httpx.Timeout(read_timeout, connect=5.0)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
+    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, trust_env=False, headers=headers
+    ) as client:
         yield client
 
 
@@ -60,6 +76,29 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext | None:
         raise ConfigError(f"--ca-file {ca_file}: não consegui ler o certificado ({exc})") from None
 
 
+def read_template(path: str | None) -> str | None:
+    """The prompt template's text (the CLI already checked it has ``{prompt}``)."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--prompt-template {path}: não consegui ler ({exc.strerror})") from None
+
+
+def with_archive(screen: RoundView, save_dir: str | None, runner: str, model: str) -> RoundView:
+    """The screen view, plus the round archive when ``--save-dir`` is given."""
+    if save_dir is None:
+        return screen
+    return MultiView([screen, ArchiveView(save_dir, runner, model)])
+
+
+def openai_base(url: str) -> str:
+    """Accept ``http://host:8000/v1`` too: the OpenAI SDKs' habit."""
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -69,6 +108,15 @@ class Container(containers.DeclarativeContainer):
     lmstudio_http = providers.Resource(
         http_client, base_url=config.lmstudio_url, read_timeout=config.runner_timeout
     )
+    llamacpp_http = providers.Resource(
+        http_client, base_url=config.llamacpp_url, read_timeout=config.runner_timeout
+    )
+    openai_http = providers.Resource(
+        http_client,
+        base_url=providers.Callable(openai_base, config.base_url),
+        read_timeout=config.runner_timeout,
+        api_key=config.api_key,
+    )
 
     runner = providers.Selector(
         config.runner,
@@ -76,21 +124,48 @@ class Container(containers.DeclarativeContainer):
             OllamaRunner,
             http=ollama_http,
             model=config.model,
+            api=config.api,
+            think=config.think,
             idle_timeout=config.runner_timeout,
         ),
         lmstudio=providers.Singleton(
             OpenAICompatRunner,
             http=lmstudio_http,
             model=config.model,
+            kind="lmstudio",
+            api=config.api,
+            idle_timeout=config.runner_timeout,
+        ),
+        openai=providers.Singleton(
+            OpenAICompatRunner,
+            http=openai_http,
+            model=config.model,
+            kind="openai",
+            api=config.api,
+            idle_timeout=config.runner_timeout,
+        ),
+        llamacpp=providers.Singleton(
+            LlamaCppRunner,
+            http=llamacpp_http,
+            model=config.model,
             idle_timeout=config.runner_timeout,
         ),
         mock=providers.Singleton(MockRunner, model=config.model, tokens_per_second=config.mock_tps),
     )
 
-    view = providers.Selector(
+    screen = providers.Selector(
         config.view,
         console=providers.Singleton(ConsoleView),
+        live=providers.Singleton(LiveView),
+        json=providers.Singleton(JsonLinesView),
         silent=providers.Singleton(SilentView),
+    )
+    view = providers.Singleton(
+        with_archive,
+        screen=screen,
+        save_dir=config.save_dir,
+        runner=config.runner,
+        model=config.model,
     )
 
     transport = providers.Singleton(
@@ -108,12 +183,24 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    arena_probe = providers.Factory(
+        functools.partial,
+        probe_arena,
+        config.url,
+        providers.Callable(tls_context, config.ca_file),
+    )
+
     machine = providers.Factory(
         RoundMachine,
         participant_id=config.participant_id,
         model_info=providers.Factory(ModelInfo, name=config.model, runner=config.runner),
         fallbacks=providers.Factory(
             Fallbacks, max_tokens=config.max_tokens, temperature=config.temperature
+        ),
+        style=providers.Factory(
+            PromptStyle,
+            system=config.system,
+            template=providers.Callable(read_template, config.prompt_template),
         ),
     )
 
@@ -127,16 +214,31 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def build(settings: Settings, *, view: str = "console") -> Container:
+def pick_view(settings: Settings) -> str:
+    """JSON lines when asked; a live status line on a real terminal; plain lines otherwise."""
+    if settings.json:
+        return "json"
+    if sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb":
+        return "live"
+    return "console"
+
+
+def build(settings: Settings, *, view: str | None = None) -> Container:
     """A container configured from settings.
 
     Args:
         settings: the options of this run.
-        view: ``console`` streams the answer to the terminal; ``silent`` shows
-            nothing (the practice arena prints its own "big screen" instead).
+        view: ``console``, ``live``, ``json`` or ``silent``; by default chosen
+            from the settings and the terminal (``pick_view``).
     """
     container = Container()
-    container.config.from_dict({**dataclasses.asdict(settings), "view": view})
+    container.config.from_dict(
+        {
+            **dataclasses.asdict(settings),
+            "api": settings.api_name,
+            "view": view if view is not None else pick_view(settings),
+        }
+    )
     return container
 
 

@@ -32,9 +32,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TokenChunk:
-    """One piece of text the model produced, exactly as it produced it."""
+    """One piece of text the model produced, exactly as it produced it.
+
+    ``reasoning`` marks a reasoning model's "thinking", which is shown to the
+    participant and never sent to the arena.
+    """
 
     text: str
+    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +138,25 @@ class ModelRunner(Protocol):
 
 
 class RoundView(Protocol):
-    """What the participant sees of the rounds."""
+    """What the participant sees of the rounds.
+
+    A view with a ``tick_interval`` gets ``tick()`` that often (redraws,
+    batching); None means it needs no ticks.
+    """
+
+    @property
+    def tick_interval(self) -> float | None: ...
+
+    def tick(self) -> None: ...
 
     def round_started(self, request: GenerationRequest) -> None: ...
 
     def token(self, text: str) -> None: ...
 
+    def reasoning(self, text: str) -> None: ...
+
     def round_ended(self, ended: RoundEnded) -> None: ...
 
-    def status(self, text: str) -> None:
-        """A one-line state change (connected, registered, ...)."""
+    def status(self, event: str, text: str) -> None:
+        """A one-line state change; ``event`` names it (registered, link_lost...)."""
         ...

@@ -24,11 +24,13 @@ from gambiarra.domain.events import (
     DeadlinePassed,
     Event,
     GenerationRequest,
+    ReasoningProduced,
     RoundEnded,
     RunnerFailed,
     RunnerFinished,
     Send,
     SessionEnded,
+    ShowReasoning,
     StartGeneration,
     TokenProduced,
 )
@@ -102,12 +104,19 @@ class ArenaClient:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                if self._view.tick_interval is not None:
+                    tg.start_soon(self._tick, self._view.tick_interval)
                 await self._transport.run(self._receive)
         except Exception as exc:
             error = unwrap(exc)
             if error is exc or not isinstance(error, GambiarraError):
                 raise
             raise error from None
+
+    async def _tick(self, interval: float) -> None:
+        while True:
+            await anyio.sleep(interval)
+            self._view.tick()
 
     # ------------------------------------------------------------ arena side
 
@@ -152,15 +161,16 @@ class ArenaClient:
         if classify(error) is ArenaErrorKind.CLIENT_BUG:
             self._log.error("arena_rejected_our_message", message=error.message)
             self._view.status(
-                f"a arena rejeitou uma mensagem nossa ({text}): avise quem mantém o cliente"
+                "client_bug",
+                f"a arena rejeitou uma mensagem nossa ({text}): avise quem mantém o cliente",
             )
         else:
             self._log.warning("arena_error", message=error.message, code=error.code)
-            self._view.status(f"a arena avisou: {text}")
+            self._view.status("arena_error", f"a arena avisou: {text}")
 
     def _status(self, event: str, text: str, attempt: int | None = None) -> None:
         self._log.info(event, attempt=attempt, detail=text)
-        self._view.status(text)
+        self._view.status(event, text)
 
     # ------------------------------------------------------------ actions
 
@@ -179,6 +189,8 @@ class ArenaClient:
                 scope = self._generations.pop(action.round, None)
                 if scope is not None:
                     scope.cancel()
+            elif isinstance(action, ShowReasoning):
+                self._view.reasoning(action.text)
             elif isinstance(action, RoundEnded):
                 self._round_ended(action)
 
@@ -226,7 +238,10 @@ class ArenaClient:
             try:
                 async with aclosing(self._runner.stream(request)) as chunks:
                     async for chunk in chunks:
-                        self._feed(TokenProduced(round_, chunk.text, self._clock()))
+                        if chunk.reasoning:
+                            self._feed(ReasoningProduced(round_, chunk.text, self._clock()))
+                        else:
+                            self._feed(TokenProduced(round_, chunk.text, self._clock()))
                 outcome = RunnerFinished(round_, self._clock())
             except RunnerError as exc:
                 outcome = RunnerFailed(round_, str(exc), self._clock())

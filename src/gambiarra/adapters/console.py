@@ -1,8 +1,10 @@
-"""ConsoleView: the participant's terminal: the answer as it streams, one
-summary line per round, and one line per state change.
+"""ConsoleView: the participant's terminal as plain lines: the answer as it
+streams, the model's reasoning apart, one summary line per round, and one line
+per state change.
 
-Prompts and model output are untrusted text: escape sequences and control
-characters are stripped before they reach the terminal (newline and tab stay).
+Prompts, model output and arena messages are untrusted text: escape sequences
+and control characters are stripped before they reach the terminal (newline
+and tab stay).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TextIO
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
 
-__all__ = ["ConsoleView", "SilentView", "clean", "summary_line"]
+__all__ = ["ConsoleView", "clean", "summary_line"]
 
 # CSI / OSC / other ESC sequences first, then any C0/C1 control but \t and \n.
 _ESCAPES = re.compile(
@@ -22,6 +24,7 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]"  # two-byte escapes
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
+DIM, RESET = "\x1b[2m", "\x1b[0m"
 
 
 def clean(text: str) -> str:
@@ -44,50 +47,78 @@ def summary_line(ended: RoundEnded) -> str:
         Outcome.DEADLINE: "⏱ rodada {r} (prazo esgotado)",
         Outcome.SUPERSEDED: "↷ rodada {r} (encerrada por um novo desafio)",
     }[ended.outcome].format(r=ended.round)
-    return f"{label}: {figures}"
+    line = f"{label}: {figures}"
+    if m.tokens == 0 and ended.reasoning:
+        line += (
+            f" — resposta vazia: o modelo gastou o orçamento pensando ({ended.reasoning} "
+            "pedaços de raciocínio); aumente max-tokens ou use --no-think"
+        )
+    return line
 
 
 class ConsoleView:
-    """Writes to a text stream (stdout by default)."""
+    """Writes plain lines to a text stream (stdout by default).
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    Args:
+        out: where to write.
+        dim: show reasoning dimmed with an ANSI attribute (terminals only);
+            otherwise it is marked with a 💭 prefix.
+    """
+
+    tick_interval: float | None = None
+
+    def __init__(self, out: TextIO | None = None, dim: bool = False) -> None:
         self._out = out if out is not None else sys.stdout
+        self._dim = dim
         self._mid_line = False
+        self._thinking = False
 
     def round_started(self, request: GenerationRequest) -> None:
         self._line(f"▶ rodada {request.round}: {clean(request.prompt)}")
 
     def token(self, text: str) -> None:
-        text = clean(text)
-        self._out.write(text)
-        self._out.flush()
-        self._mid_line = not text.endswith("\n") if text else self._mid_line
+        if self._thinking:
+            self._end_thinking()
+        self._write(clean(text))
+
+    def reasoning(self, text: str) -> None:
+        if not self._thinking:
+            self._thinking = True
+            self._line_break()
+            self._out.write(DIM + "💭 " if self._dim else "💭 ")
+        self._write(clean(text))
 
     def round_ended(self, ended: RoundEnded) -> None:
+        if self._thinking:
+            self._end_thinking()
         self._line(summary_line(ended))
 
-    def status(self, text: str) -> None:
+    def status(self, event: str, text: str) -> None:
+        if self._thinking:
+            self._end_thinking()
         self._line(clean(text))
 
-    def _line(self, text: str) -> None:
+    def tick(self) -> None:
+        pass
+
+    def _end_thinking(self) -> None:
+        self._thinking = False
+        if self._dim:
+            self._out.write(RESET)
+        self._line_break()
+
+    def _write(self, text: str) -> None:
+        if text:
+            self._out.write(text)
+            self._out.flush()
+            self._mid_line = not text.endswith("\n")
+
+    def _line_break(self) -> None:
         if self._mid_line:
             self._out.write("\n")
             self._mid_line = False
+
+    def _line(self, text: str) -> None:
+        self._line_break()
         self._out.write(text + "\n")
         self._out.flush()
-
-
-class SilentView:
-    """Shows nothing: for when something else owns the terminal (practice, swarm)."""
-
-    def round_started(self, request: GenerationRequest) -> None:
-        pass
-
-    def token(self, text: str) -> None:
-        pass
-
-    def round_ended(self, ended: RoundEnded) -> None:
-        pass
-
-    def status(self, text: str) -> None:
-        pass

@@ -1,17 +1,20 @@
-"""OllamaRunner: ``POST /api/generate`` streamed as NDJSON.
+"""OllamaRunner: ``POST /api/generate`` (default) or ``POST /api/chat``, as NDJSON.
 
-One JSON object per line: ``response`` pieces, then a ``done`` line that is
-not a token. An ``{"error": ...}`` line (HTTP status stays 200) or an HTTP
-error status is a runner failure carrying Ollama's own message.
+One JSON object per line: answer pieces (``response``, or ``message.content``
+for chat), reasoning pieces (``thinking``) on reasoning models, then a
+``done`` line that is not a token. An ``{"error": ...}`` line (HTTP status
+stays 200) or an HTTP error status is a runner failure carrying Ollama's own
+message.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import msgspec
+import structlog
 
 from gambiarra.adapters.http_errors import error_text, translate_http_errors
 from gambiarra.adapters.lines import iter_lines
@@ -19,13 +22,22 @@ from gambiarra.domain.events import GenerationRequest
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, TokenChunk
 
-__all__ = ["OllamaRunner"]
+__all__ = ["OllamaRunner", "same_model"]
+
+log = structlog.get_logger("gambiarra.runner")
 
 _JSON = {"content-type": "application/json"}
 
 
+class _Message(msgspec.Struct):
+    content: str = ""
+    thinking: str = ""
+
+
 class _Line(msgspec.Struct):
     response: str = ""
+    thinking: str = ""
+    message: _Message | None = None
     done: bool = False
     error: str | None = None
 
@@ -59,15 +71,31 @@ def same_model(wanted: str, installed: str) -> bool:
 
 
 class OllamaRunner:
-    """Streams a model served by Ollama, through one pooled HTTP client."""
+    """Streams a model served by Ollama, through one pooled HTTP client.
+
+    Args:
+        http: the pooled client, with Ollama's base URL.
+        model: the model name as Ollama knows it.
+        api: ``generate`` (``/api/generate``) or ``chat`` (``/api/chat``).
+        think: the ``think`` request field for reasoning models; None leaves
+            it out (Ollama's own default).
+        idle_timeout: seconds with no byte from Ollama before the round fails.
+    """
 
     kind = "ollama"
 
     def __init__(
-        self, http: httpx.AsyncClient, model: str, idle_timeout: float | None = 60.0
+        self,
+        http: httpx.AsyncClient,
+        model: str,
+        api: Literal["generate", "chat"] = "generate",
+        think: bool | None = None,
+        idle_timeout: float | None = 60.0,
     ) -> None:
         self._http = http
         self.model = model
+        self._api = api
+        self._think = think
         self._idle_timeout = idle_timeout
         self._where = str(http.base_url).rstrip("/")
         self._hint = "inicie o Ollama (ollama serve) ou indique o endereço com --ollama-url"
@@ -100,17 +128,35 @@ class OllamaRunner:
                 f"rode: ollama pull {self.model}"
             )
 
-    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+    def body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body for this request (public so tests and --log-level debug show it)."""
         options: dict[str, Any] = {
             "num_predict": request.max_tokens,
             "temperature": request.temperature,
         }
         if request.seed is not None:
             options["seed"] = request.seed
-        body = {"model": self.model, "prompt": request.prompt, "stream": True, "options": options}
+        body: dict[str, Any] = {"model": self.model}
+        if self._api == "chat":
+            system = [{"role": "system", "content": request.system}] if request.system else []
+            body["messages"] = [*system, {"role": "user", "content": request.prompt}]
+        else:
+            body["prompt"] = request.prompt
+            if request.system:
+                body["system"] = request.system
+        body["stream"] = True
+        body["options"] = options
+        if self._think is not None:
+            body["think"] = self._think
+        return body
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        body = self.body(request)
+        path = f"/api/{self._api}"
+        log.debug("model_request", url=self._where + path, body=body)
         with translate_http_errors("Ollama", self._where, self._hint):
             async with self._http.stream(
-                "POST", "/api/generate", content=_encoder.encode(body), headers=_JSON
+                "POST", path, content=_encoder.encode(body), headers=_JSON
             ) as response:
                 if response.is_error:
                     detail = error_text(await response.aread())
@@ -119,8 +165,12 @@ class OllamaRunner:
                     line = _decode(raw)
                     if line.error is not None:
                         raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")
-                    if line.response:
-                        yield TokenChunk(line.response)
+                    source = line.message if line.message is not None else line
+                    if source.thinking:
+                        yield TokenChunk(source.thinking, reasoning=True)
+                    text = source.content if isinstance(source, _Message) else source.response
+                    if text:
+                        yield TokenChunk(text)
                     if line.done:
                         return
         raise RunnerFailed("Ollama ended the stream before the answer was done")

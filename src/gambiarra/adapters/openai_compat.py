@@ -1,32 +1,51 @@
-"""OpenAICompatRunner: OpenAI-compatible ``POST /v1/completions`` as SSE.
+"""OpenAICompatRunner: any OpenAI-compatible server, streamed as SSE.
 
-LM Studio (and vLLM, LocalAI, llama.cpp's OpenAI endpoints) stream
-``data: {json}`` events whose ``choices[0].text`` is the next piece, and end
-with ``data: [DONE]``.
+``completions`` posts to ``/v1/completions`` and reads ``choices[0].text``;
+``chat`` posts to ``/v1/chat/completions`` and reads
+``choices[0].delta.content`` (and ``reasoning_content`` / ``reasoning``,
+which some servers send before the answer). Both end with ``data: [DONE]``.
+LM Studio, vLLM, LocalAI, Jan, llamafile and llama.cpp's OpenAI endpoints all
+speak this.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import msgspec
+import structlog
 
 from gambiarra.adapters.http_errors import error_text, translate_http_errors
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.prompting import with_system
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, TokenChunk
 
-__all__ = ["OpenAICompatRunner"]
+__all__ = ["OpenAICompatRunner", "list_openai_models"]
+
+log = structlog.get_logger("gambiarra.runner")
 
 _JSON = {"content-type": "application/json"}
 _DONE = b"[DONE]"
+_SERVERS = {
+    "lmstudio": ("LM Studio", "--lmstudio-url", "abra o LM Studio e ligue o servidor local"),
+    "openai": ("o servidor OpenAI-compatível", "--base-url", "inicie o servidor"),
+    "llamacpp": ("o llama.cpp", "--llamacpp-url", "inicie o llama-server"),
+}
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
 
 
 class _Choice(msgspec.Struct):
     text: str | None = None
+    delta: _Delta | None = None
     finish_reason: str | None = None
 
 
@@ -37,6 +56,7 @@ class _Event(msgspec.Struct):
 
 class _Model(msgspec.Struct):
     id: str
+    owned_by: str | None = None
 
 
 class _Models(msgspec.Struct):
@@ -48,65 +68,92 @@ _models_decoder = msgspec.json.Decoder(_Models)
 _encoder = msgspec.json.Encoder()
 
 
+async def list_openai_models(
+    http: httpx.AsyncClient, server: str, flag: str, hint: str
+) -> list[ModelDescription]:
+    """``GET /v1/models`` on any OpenAI-compatible server."""
+    where = str(http.base_url).rstrip("/")
+    with translate_http_errors(server, where, f"{hint} ou indique o endereço com {flag}"):
+        response = await http.get("/v1/models")
+    if response.status_code in (401, 403):
+        raise RunnerUnavailable(
+            f"{server} recusou a chave (HTTP {response.status_code}): confira --api-key"
+        )
+    if response.is_error:
+        raise RunnerUnavailable(
+            f"{server} respondeu {response.status_code} em {where}/v1/models: confira {flag}"
+        )
+    try:
+        listing = _models_decoder.decode(response.content)
+    except msgspec.DecodeError:
+        raise RunnerUnavailable(
+            f"{where} não parece um servidor compatível com OpenAI: confira {flag}"
+        ) from None
+    return [ModelDescription(m.id) for m in listing.data]
+
+
 class OpenAICompatRunner:
-    """Streams completions from any OpenAI-compatible server."""
+    """Streams completions or chat completions from an OpenAI-compatible server.
+
+    Args:
+        http: the pooled client, with the server's base URL (and the bearer
+            token, when there is one).
+        model: the model id as the server lists it.
+        kind: the runner name sent to the arena (``lmstudio`` or ``openai``).
+        api: ``completions`` or ``chat``.
+        idle_timeout: seconds with no byte from the server before the round fails.
+    """
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         model: str,
         kind: str = "lmstudio",
+        api: Literal["completions", "chat"] = "completions",
         idle_timeout: float | None = 60.0,
     ) -> None:
         self._http = http
         self.model = model
-        self._idle_timeout = idle_timeout
         self.kind = kind
-        self._server = "LM Studio" if kind == "lmstudio" else "the model server"
+        self._api = api
+        self._idle_timeout = idle_timeout
+        self._server, self._flag, self._hint = _SERVERS.get(kind, _SERVERS["openai"])
         self._where = str(http.base_url).rstrip("/")
-        self._hint = (
-            "abra o LM Studio e ligue o servidor local, ou indique o endereço com --lmstudio-url"
-        )
 
     async def models(self) -> list[ModelDescription]:
-        with translate_http_errors(self._server, self._where, self._hint):
-            response = await self._http.get("/v1/models")
-        if response.is_error:
-            raise RunnerUnavailable(
-                f"{self._server} respondeu {response.status_code} em {self._where}/v1/models: "
-                "confira --lmstudio-url"
-            )
-        try:
-            listing = _models_decoder.decode(response.content)
-        except msgspec.DecodeError:
-            raise RunnerUnavailable(
-                f"{self._where} não parece um servidor compatível com OpenAI: "
-                "confira --lmstudio-url"
-            ) from None
-        return [ModelDescription(m.id) for m in listing.data]
+        return await list_openai_models(self._http, self._server, self._flag, self._hint)
 
     async def check(self) -> None:
         installed = [m.name for m in await self.models()]
         if self.model not in installed:
             have = ", ".join(installed) or "nenhum"
             raise RunnerUnavailable(
-                f"o modelo {self.model!r} não está disponível no {self._server} "
+                f"o modelo {self.model!r} não está disponível em {self._server} "
                 f"(disponíveis: {have}); carregue-o lá ou escolha um deles com --model"
             )
 
-    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "prompt": request.prompt,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "stream": True,
-        }
+    def body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body for this request."""
+        body: dict[str, Any] = {"model": self.model}
+        if self._api == "chat":
+            system = [{"role": "system", "content": request.system}] if request.system else []
+            body["messages"] = [*system, {"role": "user", "content": request.prompt}]
+        else:
+            body["prompt"] = with_system(request.system, request.prompt)
+        body.update(max_tokens=request.max_tokens, temperature=request.temperature)
         if request.seed is not None:
             body["seed"] = request.seed
-        with translate_http_errors(self._server, self._where, self._hint):
+        body["stream"] = True
+        return body
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        body = self.body(request)
+        path = "/v1/chat/completions" if self._api == "chat" else "/v1/completions"
+        log.debug("model_request", url=self._where + path, body=body)
+        hint = f"{self._hint} ou indique o endereço com {self._flag}"
+        with translate_http_errors(self._server, self._where, hint):
             async with self._http.stream(
-                "POST", "/v1/completions", content=_encoder.encode(body), headers=_JSON
+                "POST", path, content=_encoder.encode(body), headers=_JSON
             ) as response:
                 if response.is_error:
                     detail = error_text(await response.aread())
@@ -114,17 +161,26 @@ class OpenAICompatRunner:
                 async for data in iter_sse_data(response.aiter_bytes(), self._idle_timeout):
                     if data == _DONE:
                         return
-                    event = self._decode(data)
-                    for choice in event.choices[:1]:
-                        if choice.text:
-                            yield TokenChunk(choice.text)
+                    for chunk in self._chunks(data):
+                        yield chunk
         raise RunnerFailed(f"{self._server} ended the stream without [DONE]")
 
-    def _decode(self, data: bytes) -> _Event:
+    def _chunks(self, data: bytes) -> list[TokenChunk]:
         try:
             event = _event_decoder.decode(data)
         except msgspec.DecodeError:
             raise RunnerFailed(f"{self._server} sent a malformed event: {data[:80]!r}") from None
         if event.error is not None:
             raise RunnerFailed(f"{self._server}: {error_text(data)}")
-        return event
+        chunks: list[TokenChunk] = []
+        for choice in event.choices[:1]:
+            delta = choice.delta
+            if delta is not None:
+                thinking = delta.reasoning_content or delta.reasoning
+                if thinking:
+                    chunks.append(TokenChunk(thinking, reasoning=True))
+                if delta.content:
+                    chunks.append(TokenChunk(delta.content))
+            elif choice.text:
+                chunks.append(TokenChunk(choice.text))
+        return chunks

@@ -293,3 +293,52 @@ def _close_reason(exc: ConnectionClosed) -> str:
     if exc.rcvd is not None:
         return f"código {exc.rcvd.code}"
     return "sem aviso de fechamento"
+
+
+PROBE_TIMEOUT = 5.0
+
+
+async def probe_arena(
+    url: str, ssl_context: ssl.SSLContext | None, register: Register | None
+) -> Registered | None:
+    """Open a WebSocket to the arena and, with ``register``, try registering.
+
+    Returns:
+        The arena's ``registered`` answer, or None when only the handshake was asked.
+
+    Raises:
+        ArenaUnreachable: no WebSocket could be opened, or no answer in time.
+        ArenaRejected: the PIN was refused.
+        ConfigError: the URL is not a ws:// or wss:// URL.
+    """
+    transport = WebSocketTransport(url, register or _NO_REGISTER, ssl_context=ssl_context)
+    try:
+        ws = await transport._connect()
+    except _Retry as retry:
+        raise ArenaUnreachable(retry.reason) from None
+    try:
+        if register is None:
+            return None
+        with anyio.fail_after(PROBE_TIMEOUT):
+            await ws.send(encode_client(register), text=True)
+            async for frame in ws:
+                message = transport._decode(frame)
+                if isinstance(message, Registered):
+                    return message
+                if isinstance(message, ServerError):
+                    await transport._on_error(message, _ignore)
+        raise ArenaUnreachable("a arena fechou a conexão sem responder ao registro")
+    except _Retry as retry:
+        raise ArenaUnreachable(retry.reason) from None
+    except (TimeoutError, ConnectionClosed):
+        raise ArenaUnreachable(f"a arena em {url} não respondeu ao registro") from None
+    finally:
+        with anyio.move_on_after(1.0, shield=True):
+            await ws.close()
+
+
+_NO_REGISTER = Register(participant_id="-", nickname="-", pin="-", runner="-", model="-")
+
+
+async def _ignore(_: Incoming) -> None:
+    pass

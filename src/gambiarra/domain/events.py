@@ -20,11 +20,13 @@ __all__ = [
     "Event",
     "GenerationRequest",
     "Outcome",
+    "ReasoningProduced",
     "RoundEnded",
     "RunnerFailed",
     "RunnerFinished",
     "Send",
     "SessionEnded",
+    "ShowReasoning",
     "StartGeneration",
     "TokenProduced",
 ]
@@ -41,6 +43,8 @@ class GenerationRequest:
     seed: int | None = None
     # Monotonic time at which generation must stop, or None for no deadline.
     deadline_at: float | None = None
+    # The participant's system prompt; runners without a system message prepend it.
+    system: str | None = None
 
 
 # ---------------------------------------------------------------- events in
@@ -54,6 +58,15 @@ class ChallengeReceived:
 
 @dataclass(frozen=True, slots=True)
 class TokenProduced:
+    round: int
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningProduced:
+    """A piece of a reasoning model's "thinking": shown, never sent to the arena."""
+
     round: int
     text: str
     at: float
@@ -88,6 +101,7 @@ class SessionEnded:
 Event = (
     ChallengeReceived
     | TokenProduced
+    | ReasoningProduced
     | RunnerFinished
     | RunnerFailed
     | DeadlinePassed
@@ -121,13 +135,26 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ShowReasoning:
+    """Show the participant a piece of the model's reasoning (it stays local)."""
+
+    round: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoundEnded:
-    """Tells the shell a round is over, for the participant's summary line."""
+    """Tells the shell a round is over, for the participant's summary line.
+
+    ``reasoning`` counts the reasoning pieces, so an empty answer can be
+    explained ("the model spent its whole budget thinking").
+    """
 
     round: int
     outcome: Outcome
     metrics: RoundMetrics
     error: str | None = None
+    reasoning: int = 0
 
 
-Action = Send | StartGeneration | CancelGeneration | RoundEnded
+Action = Send | StartGeneration | CancelGeneration | ShowReasoning | RoundEnded

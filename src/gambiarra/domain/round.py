@@ -36,15 +36,18 @@ from gambiarra.domain.events import (
     Event,
     GenerationRequest,
     Outcome,
+    ReasoningProduced,
     RoundEnded,
     RunnerFailed,
     RunnerFinished,
     Send,
     SessionEnded,
+    ShowReasoning,
     StartGeneration,
     TokenProduced,
 )
 from gambiarra.domain.metrics import summarize
+from gambiarra.domain.prompting import PromptStyle, apply_template
 from gambiarra.domain.protocol import Challenge, Complete, ErrorReport, ModelInfo, Token
 from gambiarra.errors import RoundStateError
 
@@ -71,17 +74,23 @@ class RoundMachine:
     """Plays the rounds of one participant, one at a time."""
 
     def __init__(
-        self, participant_id: str, model_info: ModelInfo, fallbacks: Fallbacks = Fallbacks()
+        self,
+        participant_id: str,
+        model_info: ModelInfo,
+        fallbacks: Fallbacks | None = None,
+        style: PromptStyle | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.model_info = model_info
-        self.fallbacks = fallbacks
+        self.fallbacks = fallbacks if fallbacks is not None else Fallbacks()
+        self.style = style if style is not None else PromptStyle()
         self.phase = Phase.IDLE
         self.round: int | None = None
         self._key: tuple[str | None, int] | None = None
         self._started_at = 0.0
         self._first_token_at: float | None = None
         self._seq = 0
+        self._reasoning = 0
         self._played = False
 
     def handle(self, event: Event) -> list[Action]:
@@ -96,6 +105,9 @@ class RoundMachine:
             return []  # a late event from a cancelled or finished generation
         if isinstance(event, TokenProduced):
             return self._on_token(event)
+        if isinstance(event, ReasoningProduced):
+            self._reasoning += 1  # shown to the participant, never sent as a token
+            return [ShowReasoning(event.round, event.text)] if event.text else []
         if isinstance(event, RunnerFinished):
             return self._finish(Outcome.FINISHED, event.at)
         if isinstance(event, DeadlinePassed):
@@ -149,7 +161,7 @@ class RoundMachine:
             latency_ms_first_token=UNSET if first_token_ms is None else first_token_ms,
         )
         self.phase = Phase.DONE
-        return [Send(complete), RoundEnded(self.round, outcome, metrics)]
+        return [Send(complete), RoundEnded(self.round, outcome, metrics, reasoning=self._reasoning)]
 
     def _fail(self, event: RunnerFailed) -> list[Action]:
         message = event.message.strip() or "the model server failed without saying why"
@@ -161,7 +173,8 @@ class RoundMachine:
             message=message,
         )
         self.phase = Phase.DONE
-        return [Send(report), RoundEnded(event.round, Outcome.FAILED, metrics, error=message)]
+        ended = RoundEnded(event.round, Outcome.FAILED, metrics, message, self._reasoning)
+        return [Send(report), ended]
 
     # ------------------------------------------------------------ helpers
 
@@ -173,12 +186,13 @@ class RoundMachine:
         self._started_at = at
         self._first_token_at = None
         self._seq = 0
+        self._reasoning = 0
 
     def _request(self, challenge: Challenge, at: float) -> GenerationRequest:
         deadline = challenge.deadline_ms
         return GenerationRequest(
             round=challenge.round,
-            prompt=challenge.prompt,
+            prompt=apply_template(self.style.template, challenge.prompt),
             # `is None`, not `or`: temperature 0 and max_tokens 0 are real values.
             max_tokens=self.fallbacks.max_tokens
             if challenge.max_tokens is None
@@ -188,4 +202,5 @@ class RoundMachine:
             else challenge.temperature,
             seed=challenge.seed,
             deadline_at=None if deadline is None else at + deadline / 1000,
+            system=self.style.system,
         )

@@ -1,0 +1,82 @@
+"""JsonLinesView: one JSON object per line, for scripts and dashboards (``--json``).
+
+Events: ``connected``, ``disconnected``, ``retrying``, ``status``,
+``challenge``, ``tokens`` (the text produced since the last batch, flushed
+every ``interval`` and at the end of a round), ``reasoning``, ``complete``
+and ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+
+__all__ = ["JsonLinesView"]
+
+_EVENT_NAMES = {
+    "registered": "connected",
+    "reconnected": "connected",
+    "link_lost": "disconnected",
+    "retrying": "retrying",
+}
+
+
+class JsonLinesView:
+    def __init__(self, out: TextIO | None = None, interval: float = 0.1) -> None:
+        self._out = out if out is not None else sys.stdout
+        self.tick_interval: float | None = interval
+        self._round: int | None = None
+        self._tokens: list[str] = []
+        self._reasoning: list[str] = []
+
+    def round_started(self, request: GenerationRequest) -> None:
+        self._round = request.round
+        self._emit(
+            event="challenge",
+            round=request.round,
+            prompt=request.prompt,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+        )
+
+    def token(self, text: str) -> None:
+        self._tokens.append(text)
+
+    def reasoning(self, text: str) -> None:
+        self._reasoning.append(text)
+
+    def round_ended(self, ended: RoundEnded) -> None:
+        self.tick()
+        m = ended.metrics
+        failed = ended.outcome is Outcome.FAILED
+        self._emit(
+            event="error" if failed else "complete",
+            round=ended.round,
+            outcome=ended.outcome.value,
+            tokens=m.tokens,
+            first_token_ms=m.first_token_ms,
+            duration_ms=m.duration_ms,
+            tokens_per_second=round(m.tokens_per_second, 2),
+            reasoning_pieces=ended.reasoning,
+            **({"message": ended.error} if failed else {}),
+        )
+
+    def status(self, event: str, text: str) -> None:
+        self._emit(event=_EVENT_NAMES.get(event, "status"), detail=event, text=text)
+
+    def tick(self) -> None:
+        if self._reasoning:
+            self._emit(event="reasoning", round=self._round, text="".join(self._reasoning))
+            self._reasoning.clear()
+        if self._tokens:
+            text, count = "".join(self._tokens), len(self._tokens)
+            self._tokens.clear()
+            self._emit(event="tokens", round=self._round, text=text, count=count)
+
+    def _emit(self, **fields: Any) -> None:
+        self._out.write(json.dumps(fields, ensure_ascii=False) + "\n")
+        self._out.flush()

@@ -1,0 +1,67 @@
+"""SilentView (shows nothing) and MultiView (shows through several views at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.ports import RoundView
+
+__all__ = ["MultiView", "SilentView"]
+
+
+class SilentView:
+    """For when something else owns the terminal (practice, swarm, doctor)."""
+
+    tick_interval: float | None = None
+
+    def round_started(self, request: GenerationRequest) -> None:
+        pass
+
+    def token(self, text: str) -> None:
+        pass
+
+    def reasoning(self, text: str) -> None:
+        pass
+
+    def round_ended(self, ended: RoundEnded) -> None:
+        pass
+
+    def status(self, event: str, text: str) -> None:
+        pass
+
+    def tick(self) -> None:
+        pass
+
+
+class MultiView:
+    """Fans every call out, in order: the screen first, then the archive."""
+
+    def __init__(self, views: Sequence[RoundView]) -> None:
+        self._views = tuple(views)
+        intervals = [v.tick_interval for v in self._views if v.tick_interval is not None]
+        self.tick_interval = min(intervals) if intervals else None
+
+    def round_started(self, request: GenerationRequest) -> None:
+        for view in self._views:
+            view.round_started(request)
+
+    def token(self, text: str) -> None:
+        for view in self._views:
+            view.token(text)
+
+    def reasoning(self, text: str) -> None:
+        for view in self._views:
+            view.reasoning(text)
+
+    def round_ended(self, ended: RoundEnded) -> None:
+        for view in self._views:
+            view.round_ended(ended)
+
+    def status(self, event: str, text: str) -> None:
+        for view in self._views:
+            view.status(event, text)
+
+    def tick(self) -> None:
+        for view in self._views:
+            view.tick()

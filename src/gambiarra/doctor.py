@@ -1,0 +1,159 @@
+"""doctor: the event-night checklist, each line ✓ or ✗ with what to do.
+
+Checks, in order, each skipped (✗) when the one it needs failed:
+the model server answers; the model is installed; the model generates (a
+tiny prompt, with its time to first token and tokens/s); the arena answers
+at ``--url`` (a WebSocket handshake); the PIN is accepted (only with --pin).
+
+The PIN check registers under the participant's own ``--participant-id``
+and disconnects at once. A throwaway id would leave a ghost participant on
+the organiser's screen for the whole session; the real id is the one that
+will register minutes later anyway. (If the client is already playing under
+that id, the arena moves it to the doctor's socket and the client
+reconnects by itself.) Without ``--participant-id`` a ``doctor-…`` id is used.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+from gambiarra.config import Settings
+from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.metrics import summarize
+from gambiarra.domain.protocol import Register, Registered
+from gambiarra.errors import ExitCode, GambiarraError, RunnerError
+from gambiarra.ports import ModelRunner
+
+__all__ = ["ArenaProbe", "Check", "run_checks"]
+
+# Opens a WebSocket to the arena; with a Register, also registers (and leaves).
+ArenaProbe = Callable[[Register | None], Awaitable[Registered | None]]
+
+PROBE_PROMPT = "Responda apenas: ok"
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    text: str
+    exit_code: ExitCode = ExitCode.OK
+
+    @property
+    def line(self) -> str:
+        return f"{'✓' if self.ok else '✗'} {self.text}"
+
+
+async def run_checks(
+    settings: Settings,
+    runner: ModelRunner,
+    probe: ArenaProbe,
+    report: Callable[[Check], None],
+    clock: Callable[[], float] = anyio.current_time,
+) -> list[Check]:
+    """Run every check, reporting each as soon as it is known."""
+    results: list[Check] = []
+
+    async def step(check: Callable[[], Awaitable[Check]]) -> Check:
+        result = await check()
+        results.append(result)
+        report(result)
+        return result
+
+    where = f"{runner.kind} ({settings.model})"
+    server = await step(lambda: _server(runner, where))
+    if server.ok:
+        installed = await step(lambda: _installed(runner, where))
+        if installed.ok:
+            await step(lambda: _answers(runner, settings, clock))
+        else:
+            await step(lambda: _skipped("o modelo responde", "o modelo não está instalado"))
+    else:
+        await step(lambda: _skipped(f"o modelo {settings.model} está instalado", "sem servidor"))
+        await step(lambda: _skipped("o modelo responde", "sem servidor"))
+    arena = await step(lambda: _arena(settings, probe))
+    if settings.pin:
+        if arena.ok:
+            await step(lambda: _pin(settings, runner, probe))
+        else:
+            await step(lambda: _skipped("o PIN é aceito", "a arena não responde"))
+    return results
+
+
+async def _server(runner: ModelRunner, where: str) -> Check:
+    try:
+        found = await runner.models()
+    except GambiarraError as exc:
+        return Check(False, str(exc), exc.exit_code)
+    return Check(True, f"o servidor do modelo responde: {where}, {len(found)} modelo(s)")
+
+
+async def _installed(runner: ModelRunner, where: str) -> Check:
+    try:
+        await runner.check()
+    except GambiarraError as exc:
+        return Check(False, str(exc), exc.exit_code)
+    return Check(True, f"o modelo está disponível: {where}")
+
+
+async def _answers(runner: ModelRunner, settings: Settings, clock: Callable[[], float]) -> Check:
+    request = GenerationRequest(0, PROBE_PROMPT, max_tokens=16, temperature=0.0, seed=1)
+    started, first, tokens = clock(), None, 0
+    try:
+        with anyio.fail_after(settings.runner_timeout):
+            async for chunk in runner.stream(request):
+                if not chunk.reasoning and chunk.text:
+                    first = first if first is not None else clock()
+                    tokens += 1
+    except TimeoutError:
+        return Check(
+            False,
+            f"o modelo não terminou uma resposta curta em {settings.runner_timeout:g} s: "
+            "confira se a máquina aguenta o modelo (ou use um menor)",
+            ExitCode.MODEL_UNAVAILABLE,
+        )
+    except RunnerError as exc:
+        return Check(False, f"o modelo falhou ao responder: {exc}", exc.exit_code)
+    m = summarize(started, first, clock(), tokens)
+    if tokens == 0:
+        return Check(
+            False,
+            "o modelo respondeu vazio: aumente --max-tokens ou use --no-think",
+            ExitCode.MODEL_UNAVAILABLE,
+        )
+    return Check(
+        True,
+        f"o modelo responde: 1º token em {m.first_token_ms} ms · "
+        f"{m.tokens_per_second:.1f} tokens/s ({tokens} tokens)",
+    )
+
+
+async def _arena(settings: Settings, probe: ArenaProbe) -> Check:
+    try:
+        await probe(None)
+    except GambiarraError as exc:
+        return Check(False, str(exc), ExitCode.ARENA_UNREACHABLE)
+    return Check(True, f"a arena responde em {settings.url}")
+
+
+async def _pin(settings: Settings, runner: ModelRunner, probe: ArenaProbe) -> Check:
+    participant = settings.participant_id or f"doctor-{secrets.token_hex(3)}"
+    register = Register(
+        participant_id=participant,
+        nickname=settings.nickname or participant,
+        pin=settings.pin,
+        runner=runner.kind,
+        model=settings.model,
+    )
+    try:
+        await probe(register)
+    except GambiarraError as exc:
+        return Check(False, str(exc), exc.exit_code)
+    return Check(True, f"o PIN é aceito (registrado como {participant} e desconectado)")
+
+
+async def _skipped(what: str, why: str) -> Check:
+    return Check(False, f"{what}: não verificado ({why})", ExitCode.MODEL_UNAVAILABLE)
