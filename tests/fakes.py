@@ -58,8 +58,10 @@ class ScriptedRunner:
 
     kind = "fake"
 
-    def __init__(self, *pieces: str, fail: str | None = None, model: str = "fake-1") -> None:
-        self.pieces = pieces
+    def __init__(
+        self, *pieces: str | TokenChunk, fail: str | None = None, model: str = "fake-1"
+    ) -> None:
+        self.pieces = [p if isinstance(p, TokenChunk) else TokenChunk(p) for p in pieces]
         self.fail = fail
         self.model = model
         self.requests: list[GenerationRequest] = []
@@ -74,7 +76,7 @@ class ScriptedRunner:
         self.requests.append(request)
         for piece in self.pieces:
             await anyio.lowlevel.checkpoint()
-            yield TokenChunk(piece)
+            yield piece
         if self.fail is not None:
             raise RunnerFailed(self.fail)
 
@@ -82,9 +84,12 @@ class ScriptedRunner:
 class RecordingView:
     """Remembers what the participant would have seen."""
 
+    tick_interval: float | None = None
+
     def __init__(self) -> None:
         self.started: list[GenerationRequest] = []
         self.text: list[str] = []
+        self.thoughts: list[str] = []
         self.ended: list[RoundEnded] = []
         self.statuses: list[str] = []
 
@@ -94,8 +99,14 @@ class RecordingView:
     def token(self, text: str) -> None:
         self.text.append(text)
 
+    def reasoning(self, text: str) -> None:
+        self.thoughts.append(text)
+
     def round_ended(self, ended: RoundEnded) -> None:
         self.ended.append(ended)
 
-    def status(self, text: str) -> None:
+    def status(self, event: str, text: str) -> None:
         self.statuses.append(text)
+
+    def tick(self) -> None:
+        pass

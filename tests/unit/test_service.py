@@ -17,6 +17,7 @@ from gambiarra.domain.protocol import (
     Token,
 )
 from gambiarra.domain.round import RoundMachine
+from gambiarra.ports import TokenChunk
 from gambiarra.service import ArenaClient
 from tests.fakes import AfterSent, FakeTransport, RecordingView, ScriptedRunner
 
@@ -90,3 +91,33 @@ async def test_a_new_challenge_mid_generation_completes_the_old_round_first() ->
     assert [c.round for c in completes] == [1, 2]
     assert completes[1].tokens == 2
     assert [e.outcome for e in view.ended] == [Outcome.SUPERSEDED, Outcome.FINISHED]
+
+
+async def test_reasoning_is_shown_but_never_sent() -> None:
+    transport = FakeTransport(Challenge(round=1, prompt="pense"))
+    runner = ScriptedRunner(TokenChunk("hmm", reasoning=True), "42")
+    arena_client, view = client(transport, runner)
+    with anyio.fail_after(5):
+        await arena_client.run()
+    assert [m.content for m in transport.sent if isinstance(m, Token)] == ["42"]
+    assert view.thoughts == ["hmm"]
+    assert view.ended[0].reasoning == 1
+
+
+async def test_a_view_that_wants_ticks_gets_them() -> None:
+    ticks = anyio.Event()
+
+    class TickingView(RecordingView):
+        tick_interval = 0.001
+
+        def tick(self) -> None:
+            ticks.set()
+
+    transport = FakeTransport()
+    machine = RoundMachine("p", ModelInfo(name="m", runner="r"))
+    arena_client = ArenaClient(transport, ScriptedRunner(), machine, TickingView())
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(arena_client.run)
+            await ticks.wait()
+            tg.cancel_scope.cancel()

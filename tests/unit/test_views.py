@@ -1,0 +1,132 @@
+"""The views: JSON lines, the live status line, the archive, and the fan-out."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from gambiarra.adapters.archive import ArchiveView
+from gambiarra.adapters.console import ConsoleView, summary_line
+from gambiarra.adapters.jsonlines import JsonLinesView
+from gambiarra.adapters.live import LiveView
+from gambiarra.adapters.views import MultiView
+from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.metrics import RoundMetrics
+
+REQUEST = GenerationRequest(3, "Desenhe um gato", 50, 0.5, seed=9, deadline_at=100.0)
+DONE = RoundEnded(3, Outcome.FINISHED, RoundMetrics(2, 120, 900, 12.5))
+
+
+def test_json_lines_batch_tokens_and_report_the_round() -> None:
+    out = io.StringIO()
+    view = JsonLinesView(out)
+    view.status("registered", "ok")
+    view.round_started(REQUEST)
+    view.reasoning("hmm")
+    view.token("Miau")
+    view.token(" miau")
+    view.tick()
+    view.token("!")
+    view.round_ended(DONE)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["event"] for e in events] == [
+        "connected", "challenge", "reasoning", "tokens", "tokens", "complete",
+    ]  # fmt: skip
+    assert events[3] == {"event": "tokens", "round": 3, "text": "Miau miau", "count": 2}
+    assert events[5]["first_token_ms"] == 120
+
+
+def test_json_lines_report_a_failure_as_error() -> None:
+    out = io.StringIO()
+    view = JsonLinesView(out)
+    view.round_started(REQUEST)
+    view.round_ended(RoundEnded(3, Outcome.FAILED, RoundMetrics(0, None, 10, 0.0), "boom"))
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert (last["event"], last["message"]) == ("error", "boom")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_view_draws_a_status_line_at_most_every_interval() -> None:
+    now = [10.0]
+    out = FakeTerminal()
+    view = LiveView(out, clock=lambda: now[0], size=lambda: os.terminal_size((80, 24)))
+    view.round_started(REQUEST)
+    drawn = out.getvalue().count("\x1b[24;1H")
+    for _ in range(50):  # 50 tokens within the same instant: no redraw
+        view.token("x")
+    assert out.getvalue().count("\x1b[24;1H") == drawn
+    now[0] += 0.11
+    view.token("y")
+    assert out.getvalue().count("\x1b[24;1H") == drawn + 1
+    assert "x" * 50 + "y" in out.getvalue()  # the text itself is never held back
+    assert "⏳ 51 tokens" in out.getvalue()
+    assert "faltam 90 s" in out.getvalue()
+    view.round_ended(DONE)
+    assert out.getvalue().count("\x1b[1;23r") == 1  # the bottom row was fenced off
+    assert "\x1b[r" in out.getvalue()  # and given back
+
+
+def test_console_view_shows_reasoning_apart_and_explains_an_empty_answer() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out)
+    view.round_started(REQUEST)
+    view.reasoning("pensando")
+    view.round_ended(RoundEnded(3, Outcome.FINISHED, RoundMetrics(0, None, 500, 0.0), None, 4))
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "💭 pensando"
+    assert "resposta vazia" in lines[2]
+    assert "\x1b" not in out.getvalue()
+
+
+def test_summary_mentions_the_thinking_only_when_the_answer_is_empty() -> None:
+    assert "resposta vazia" not in summary_line(
+        RoundEnded(1, Outcome.FINISHED, RoundMetrics(3, 1, 2, 1.0), None, 4)
+    )
+
+
+def test_archive_keeps_the_round_and_a_closed_svg(tmp_path: Path) -> None:
+    archive = ArchiveView(str(tmp_path / "rodadas"), "ollama", "llama3.1:8b", clock=lambda: 0.0)
+    archive.round_started(REQUEST)
+    for piece in ("Eis:", " <svg viewBox='0 0 9 9'><g>", "<circle r='3'/>", "<rect x='"):
+        archive.token(piece)
+    archive.reasoning("pensei")
+    archive.round_ended(DONE)
+    (saved,) = sorted((tmp_path / "rodadas").glob("*.json"))
+    record = json.loads(saved.read_text(encoding="utf-8"))
+    assert saved.name.endswith("-rodada-0003.json")
+    assert record["answer"] == "Eis: <svg viewBox='0 0 9 9'><g><circle r='3'/><rect x='"
+    assert record["challenge"]["prompt"] == "Desenhe um gato"
+    assert record["metrics"]["tokens"] == 2
+    assert (record["runner"], record["model"], record["reasoning"]) == (
+        "ollama",
+        "llama3.1:8b",
+        "pensei",
+    )
+    svg = saved.with_suffix(".svg").read_text(encoding="utf-8")
+    assert svg == "<svg viewBox='0 0 9 9'><g><circle r='3'/></g></svg>"
+
+
+def test_archive_names_sort_by_time_then_round(tmp_path: Path) -> None:
+    times = iter([1_000.0, 1_000.0, 2_000.0])
+    archive = ArchiveView(str(tmp_path), "mock", "mock", clock=lambda: next(times))
+    for index in (9, 10, 2):
+        archive.round_started(GenerationRequest(index, "p", 5, 0.1))
+        archive.round_ended(RoundEnded(index, Outcome.FINISHED, RoundMetrics(0, None, 1, 0.0)))
+    names = sorted(path.name for path in tmp_path.glob("*.json"))
+    assert [name[-9:-5] for name in names] == ["0009", "0010", "0002"]
+
+
+def test_multi_view_fans_out_in_order(tmp_path: Path) -> None:
+    screen = io.StringIO()
+    view = MultiView([ConsoleView(screen), ArchiveView(str(tmp_path), "mock", "mock")])
+    view.round_started(REQUEST)
+    view.token("oi")
+    view.round_ended(DONE)
+    assert "oi" in screen.getvalue()
+    assert len(list(tmp_path.glob("*.json"))) == 1
