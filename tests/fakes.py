@@ -9,6 +9,7 @@ import anyio
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.protocol import ClientMessage
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.errors import RunnerFailed
 from gambiarra.ports import Incoming, ModelDescription, TokenChunk
 
@@ -92,6 +93,8 @@ class RecordingView:
         self.thoughts: list[str] = []
         self.ended: list[RoundEnded] = []
         self.statuses: list[str] = []
+        self.pulses: list[PulseReport] = []
+        self.summaries: list[AgentSummary] = []
 
     def round_started(self, request: GenerationRequest) -> None:
         self.started.append(request)
@@ -107,6 +110,12 @@ class RecordingView:
 
     def status(self, event: str, text: str) -> None:
         self.statuses.append(text)
+
+    def pulse(self, report: PulseReport) -> None:
+        self.pulses.append(report)
+
+    def world_summary(self, summary: AgentSummary) -> None:
+        self.summaries.append(summary)
 
     def tick(self) -> None:
         pass

@@ -25,7 +25,7 @@ from gambiarra.logs import configure
 from gambiarra.ports import ModelDescription, ModelRunner, RoundView
 from gambiarra.service import ArenaClient
 
-__all__ = ["doctor", "execute", "models", "play", "practice"]
+__all__ = ["doctor", "execute", "models", "play", "practice", "practice_world"]
 
 PRACTICE_ROUND_TIMEOUT_MS = 90_000
 
@@ -39,7 +39,10 @@ def execute(command: str, settings: Settings, prompt: str) -> int:
     configure(settings.log_level, secrets=settings.secrets)
     jobs: dict[str, Callable[[], Awaitable[int | None]]] = {
         "play": lambda: play(settings),
-        "practice": lambda: practice(settings, prompt),
+        "agent": lambda: play(settings, build(settings, mode="agent")),
+        "practice": lambda: (
+            practice_world(settings) if settings.world else practice(settings, prompt)
+        ),
         "models": lambda: models(settings),
         "doctor": lambda: doctor(settings),
     }
@@ -123,6 +126,21 @@ async def practice(settings: Settings, prompt: str, out: TextIO | None = None) -
     if failed:
         raise RunnerFailed(f"o modelo falhou em {failed} de {rounds} rodada(s) do ensaio")
     screen.finished(rounds)
+
+
+async def practice_world(settings: Settings, out: TextIO | None = None) -> None:
+    """Rehearse world mode: a local 2-D world, the real agent over a real socket.
+
+    The client prints one line per pulse; the arena's own tally closes the run.
+    """
+    out = out if out is not None else sys.stdout
+    screen = ArenaScreen(out)
+    async with PracticeArena(pin=settings.pin) as arena:
+        world = await arena.start_world(hop_seconds=0.2, stay_seconds=0.6)
+        settings = replace(settings, url=arena.url)
+        screen.world_opened(arena.url, settings, world)
+        await play(settings, build(settings, view="console", mode="agent"))
+        screen.world_done(world, settings.participant_id)
 
 
 async def models(settings: Settings, out: TextIO | None = None) -> None:

@@ -38,14 +38,20 @@ _ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects"
 _MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
                  "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
 _GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
+_AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
+          "pulses")  # fmt: skip
+_OUTPUT = ("save_dir", "json", "log_level")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "play": tuple(option.name for option in OPTIONS),
-    "practice": (*_MODEL_SERVER, *_GENERATION, "rounds", "nickname", "save_dir", "log_level"),
+    "play": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_OUTPUT),
+    "agent": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_AGENT, *_OUTPUT),
+    "practice": (*_MODEL_SERVER, *_GENERATION, *_AGENT, "world", "rounds", "nickname",
+                 "save_dir", "log_level"),
     "models": (*_MODEL_SERVER, "json", "log_level"),
     "doctor": (*_ARENA, *_MODEL_SERVER, *_GENERATION, "log_level"),
-}
+}  # fmt: skip
 _SUMMARIES = {
     "play": "Coloca o seu modelo local numa rodada da arena do Gambiarra LLM Club.",
+    "agent": "Modo mundo: o seu modelo guia um avatar no mundo 2-D da arena (e joga as rodadas).",
     "practice": "Ensaio completo sem arena: uma arena local, o seu modelo, N rodadas.",
     "models": "Lista os modelos instalados no servidor do modelo escolhido.",
     "doctor": "Checklist para a noite do evento: modelo, arena e PIN, cada item com ✓ ou ✗.",
@@ -54,7 +60,8 @@ _SUMMARIES = {
 _DESCRIPTION = """\
 Subcomandos:
   practice   ensaio sem arena: sobe uma arena local e joga uma rodada
-             (gambiarra-client practice --runner mock)
+             (gambiarra-client practice --runner mock; com --world, o mundo 2-D)
+  agent      modo mundo: o modelo guia um avatar no mundo 2-D da arena
   models     lista os modelos instalados no servidor do modelo
   doctor     confere modelo, arena e PIN antes do evento
 
@@ -112,7 +119,7 @@ def _parser(name: str, defaults: Settings) -> _Parser:
     )
     for option_name in COMMANDS[name]:
         option = OPTION_BY_NAME[option_name]
-        required = option.required and name == "play"
+        required = option.required and name in ("play", "agent")
         _add(parser, option, getattr(defaults, option_name), required)
     parser.add_argument(
         "--config", metavar="ARQUIVO", help="arquivo TOML com as opções [GAMBIARRA_CONFIG]"
@@ -173,6 +180,10 @@ def _complete(name: str, settings: Settings, given: Mapping[str, Any]) -> Settin
         )
     if settings.prompt_template is not None:
         _check_template(settings.prompt_template)
+    if settings.agent_template is not None and not Path(settings.agent_template).is_file():
+        raise ConfigError(f"--agent-template {settings.agent_template}: arquivo não encontrado")
+    if name == "practice" and settings.world and settings.pulses is None:
+        settings = replace(settings, pulses=20)
     return settings
 
 

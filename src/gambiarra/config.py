@@ -57,6 +57,14 @@ class Settings:
     save_dir: str | None = None
     json: bool = False
     log_level: str = "warning"
+    emoji: str = "🤖"
+    color: str | None = None
+    strategy: str = "greedy"
+    agent_template: str | None = None
+    decision_timeout: float = 10.0
+    decision_tokens: int | None = None
+    pulses: int | None = None
+    world: bool = False
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the PIN and the API key must not.
@@ -66,6 +74,13 @@ class Settings:
     def api_name(self) -> str | None:
         """The API in use: the chosen one, or the runner's default."""
         return self.api or APIS.get(self.runner, (None,))[0]
+
+    @property
+    def decision_budget(self) -> int:
+        """Tokens for one world decision: small, larger when the model thinks first."""
+        if self.decision_tokens is not None:
+            return self.decision_tokens
+        return 512 if self.think else 64
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -182,6 +197,20 @@ OPTIONS: tuple[Option, ...] = (
            metavar="PASTA"),
     Option("json", "uma linha JSON por evento, para scripts e painéis", _boolean, kind=bool),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
+    # world mode
+    Option("emoji", "o emoji do seu avatar no mundo 2-D", metavar="EMOJI"),
+    Option("color", "a cor do seu avatar, como #ff5e5e", metavar="COR"),
+    Option("strategy", "estratégia do agente: greedy, explorer, cautious (ou guloso, "
+           "explorador, cauteloso) ou um texto seu", metavar="TEXTO"),
+    Option("agent_template", "arquivo com o modelo de prompt do agente ({{objetivo}}, "
+           "{{estrategia}}, {{radar}}, {{protocolo}})", metavar="ARQUIVO"),
+    Option("decision_timeout", "segundos para o modelo decidir cada pulso", _positive_float,
+           metavar="S", kind=float),
+    Option("decision_tokens", "limite de tokens por decisão (padrão 64; 512 com --think)",
+           _positive_int, metavar="N", kind=int),
+    Option("pulses", "sai depois de responder N pulsos do mundo", _positive_int, metavar="N",
+           kind=int),
+    Option("world", "ensaia o modo mundo (agente) em vez das rodadas", _boolean, kind=bool),
 )  # fmt: skip
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
@@ -219,10 +248,13 @@ def from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, An
 def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
     """Read a TOML config file whose keys are the options' names (``max-tokens = 300``).
 
+    One file serves every command: keys of options this command does not have
+    are checked, then left out.
+
     Raises:
-        ConfigError: the file is missing or not TOML, or a key is unknown to this
-            command, or a value has the wrong type; the message names the file
-            and the key.
+        ConfigError: the file is missing or not TOML, a key is no option at
+            all, or a value has the wrong type; the message names the file and
+            the key.
     """
     if sys.version_info >= (3, 11):
         import tomllib
@@ -240,9 +272,11 @@ def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in data.items():
         option = _BY_KEY.get(key)
-        if option is None or option.name not in names:
+        if option is None:
             raise ConfigError(f"{path}: chave desconhecida {key!r}")
-        values[option.name] = _typed(option, value, f"{path}: {key}")
+        checked = _typed(option, value, f"{path}: {key}")
+        if option.name in names:
+            values[option.name] = checked
     return values
 
 

@@ -35,9 +35,17 @@ from gambiarra.config import Settings
 from gambiarra.domain.prompting import PromptStyle
 from gambiarra.domain.protocol import ModelInfo, Register
 from gambiarra.domain.round import Fallbacks, RoundMachine
+from gambiarra.domain.world.agent import AgentMachine
+from gambiarra.domain.world.prompt import (
+    DEFAULT_TEMPLATE,
+    Briefing,
+    prepare_template,
+    resolve_strategy,
+)
 from gambiarra.errors import ConfigError
-from gambiarra.ports import RoundView
+from gambiarra.ports import ModelRunner, RoundView
 from gambiarra.service import ArenaClient
+from gambiarra.world import WorldPlayer
 
 __all__ = ["Container", "build", "resolve", "shutdown"]
 
@@ -84,6 +92,47 @@ def read_template(path: str | None) -> str | None:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--prompt-template {path}: não consegui ler ({exc.strerror})") from None
+
+
+def make_world_player(
+    runner: ModelRunner,
+    view: RoundView,
+    participant_id: str,
+    emoji: str,
+    color: str | None,
+    strategy: str,
+    template_path: str | None,
+    decision_timeout: float,
+    decision_tokens: int,
+    temperature: float,
+    max_pulses: int | None,
+) -> WorldPlayer:
+    """The world-mode player, with the participant's template and strategy."""
+    template = DEFAULT_TEMPLATE
+    if template_path is not None:
+        try:
+            template = Path(template_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"--agent-template {template_path}: não consegui ler ({exc.strerror})"
+            ) from None
+    template, warnings = prepare_template(template)
+    machine = AgentMachine(
+        participant_id,
+        Briefing(template, resolve_strategy(strategy)),
+        emoji=emoji,
+        color=color,
+    )
+    return WorldPlayer(
+        runner,
+        machine,
+        view,
+        decision_timeout=decision_timeout,
+        decision_tokens=decision_tokens,
+        temperature=temperature,
+        max_pulses=max_pulses,
+        warnings=tuple(warnings),
+    )
 
 
 def with_archive(screen: RoundView, save_dir: str | None, runner: str, model: str) -> RoundView:
@@ -204,6 +253,25 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    world = providers.Selector(
+        config.mode,
+        rounds=providers.Object(None),
+        agent=providers.Factory(
+            make_world_player,
+            runner=runner,
+            view=view,
+            participant_id=config.participant_id,
+            emoji=config.emoji,
+            color=config.color,
+            strategy=config.strategy,
+            template_path=config.agent_template,
+            decision_timeout=config.decision_timeout,
+            decision_tokens=config.decision_budget,
+            temperature=config.temperature,
+            max_pulses=config.pulses,
+        ),
+    )
+
     arena_client = providers.Factory(
         ArenaClient,
         transport=transport,
@@ -211,6 +279,7 @@ class Container(containers.DeclarativeContainer):
         machine=machine,
         view=view,
         max_rounds=config.rounds,
+        world=world,
     )
 
 
@@ -223,20 +292,23 @@ def pick_view(settings: Settings) -> str:
     return "console"
 
 
-def build(settings: Settings, *, view: str | None = None) -> Container:
+def build(settings: Settings, *, view: str | None = None, mode: str = "rounds") -> Container:
     """A container configured from settings.
 
     Args:
         settings: the options of this run.
         view: ``console``, ``live``, ``json`` or ``silent``; by default chosen
             from the settings and the terminal (``pick_view``).
+        mode: ``rounds`` plays challenges; ``agent`` also plays world mode.
     """
     container = Container()
     container.config.from_dict(
         {
             **dataclasses.asdict(settings),
             "api": settings.api_name,
+            "decision_budget": settings.decision_budget,
             "view": view if view is not None else pick_view(settings),
+            "mode": mode,
         }
     )
     return container

@@ -15,6 +15,7 @@ from typing import Protocol, TypeAlias
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.protocol import ClientMessage, ServerMessage
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
 __all__ = [
     "ArenaTransport",
@@ -159,4 +160,12 @@ class RoundView(Protocol):
 
     def status(self, event: str, text: str) -> None:
         """A one-line state change; ``event`` names it (registered, link_lost...)."""
+        ...
+
+    def pulse(self, report: PulseReport) -> None:
+        """World mode: one radar pulse answered."""
+        ...
+
+    def world_summary(self, summary: AgentSummary) -> None:
+        """World mode: the final tally, when the world stops or the client quits."""
         ...

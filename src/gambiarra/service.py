@@ -34,7 +34,7 @@ from gambiarra.domain.events import (
     StartGeneration,
     TokenProduced,
 )
-from gambiarra.domain.protocol import Challenge, Heartbeat, ServerError, Token
+from gambiarra.domain.protocol import Challenge, Heartbeat, Perception, ServerError, Token
 from gambiarra.domain.round import Phase, RoundMachine
 from gambiarra.errors import GambiarraError, RunnerError, unwrap
 from gambiarra.ports import (
@@ -47,6 +47,7 @@ from gambiarra.ports import (
     RoundView,
     SessionReplaced,
 )
+from gambiarra.world import WorldPlayer
 
 __all__ = ["ArenaClient"]
 
@@ -68,6 +69,7 @@ class ArenaClient:
         clock: monotonic seconds; must be the event loop's clock because
             deadlines are enforced with anyio cancel scopes.
         max_rounds: stop after this many rounds (None plays forever).
+        world: the world-mode player, for ``agent``; None plays rounds only.
     """
 
     def __init__(
@@ -78,8 +80,10 @@ class ArenaClient:
         view: RoundView,
         clock: Callable[[], float] = anyio.current_time,
         max_rounds: int | None = None,
+        world: WorldPlayer | None = None,
     ) -> None:
         self._transport = transport
+        self._world = world
         self._runner = runner
         self._machine = machine
         self._view = view
@@ -106,12 +110,22 @@ class ArenaClient:
                 self._tg = tg
                 if self._view.tick_interval is not None:
                     tg.start_soon(self._tick, self._view.tick_interval)
+                if self._world is not None:
+                    tg.start_soon(self._world.run, self._transport.send, self.stop)
                 await self._transport.run(self._receive)
         except Exception as exc:
             error = unwrap(exc)
             if error is exc or not isinstance(error, GambiarraError):
                 raise
             raise error from None
+        finally:
+            if self._world is not None:
+                self._view.world_summary(self._world.summary)
+
+    def stop(self) -> None:
+        """End the session once what was sent has reached the arena."""
+        assert self._tg is not None
+        self._tg.start_soon(self._stop_when_delivered)
 
     async def _tick(self, interval: float) -> None:
         while True:
@@ -123,6 +137,9 @@ class ArenaClient:
     async def _receive(self, item: Incoming) -> None:
         if isinstance(item, Challenge):
             self._feed(ChallengeReceived(item, at=self._clock()))
+        elif isinstance(item, Perception):
+            if self._world is not None:
+                self._world.perceive(item)
         elif isinstance(item, Heartbeat):
             self._log.debug("heartbeat", ts=item.ts)
         elif isinstance(item, ServerError):
@@ -137,8 +154,11 @@ class ArenaClient:
         # One line per change of state; a reason already on screen is not repeated.
         if isinstance(item, LinkUp):
             self._last_reason = None
+            if self._world is not None:
+                self._world.joined()
             if item.first:
-                self._status("registered", "✓ registrado na arena; aguardando o desafio...")
+                waiting = "entrando no mundo 2-D" if self._world else "aguardando o desafio"
+                self._status("registered", f"✓ registrado na arena; {waiting}...")
             else:
                 resent = f" ({item.resent} mensagem(ns) guardada(s) reenviada(s))"
                 self._status("reconnected", "✓ de volta à arena" + (resent if item.resent else ""))
@@ -200,6 +220,8 @@ class ArenaClient:
             deadline=request.deadline_at if request.deadline_at is not None else float("inf")
         )
         self._generations[request.round] = scope
+        if self._world is not None:
+            self._world.round_busy()
         self._view.round_started(request)
         self._tg.start_soon(self._generate, request, scope)
 
@@ -215,10 +237,11 @@ class ArenaClient:
             error=ended.error,
         )
         self._view.round_ended(ended)
+        if self._world is not None:
+            self._world.round_free()
         self._rounds_played += 1
         if self._max_rounds is not None and self._rounds_played >= self._max_rounds:
-            assert self._tg is not None
-            self._tg.start_soon(self._stop_when_delivered)
+            self.stop()
 
     async def _stop_when_delivered(self) -> None:
         with anyio.move_on_after(FLUSH_TIMEOUT) as waiting:

@@ -50,11 +50,12 @@ def test_python_dash_m_does_the_same_as_the_script() -> None:
 
 
 def test_help_lists_every_option() -> None:
-    result = run("--help")
-    assert result.returncode == 0
+    shown = run("--help").stdout + "".join(
+        run(command, "--help").stdout for command in ("agent", "practice", "models", "doctor")
+    )
     for option in OPTIONS:
-        assert option.flag in result.stdout
-        assert option.env in result.stdout
+        assert option.flag in shown
+        assert option.env in shown
 
 
 @pytest.mark.parametrize(
@@ -133,3 +134,13 @@ async def test_wrong_pin_exits_3_without_retrying(flavor: Flavor) -> None:
     assert "Traceback" not in err
     assert arena.registrations == []
     assert arena.register_attempts == 1
+
+
+def test_practice_world_with_the_mock_plays_pulses_and_prints_the_score() -> None:
+    result = run("practice", "--world", "--runner", "mock", "--mock-tps", "0", "--pulses", "6")
+    assert result.returncode == ExitCode.OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("📡 #") for line in lines) == 6
+    assert any(line.startswith("🌍 mundo: 6 pulsos respondidos") for line in lines)
+    assert lines[-1].startswith("🏁 placar da arena:")
+    assert "6 ações aceitas" in lines[-1]

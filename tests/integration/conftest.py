@@ -85,6 +85,13 @@ async def playing(
         yield tg
 
 
+def faulty_proxy_url(upstream_url: str):  # type: ignore[no-untyped-def]
+    """The fault-injecting proxy (imported lazily: most tests do not need it)."""
+    from tests.integration.proxy import faulty_proxy
+
+    return faulty_proxy(upstream_url)
+
+
 def report(label: str, record: RoundRecord, participant_id: str = "ana-pc") -> None:
     """One line of what the arena recorded, for the closing note (pytest -s)."""
     entry = record.entry(participant_id)

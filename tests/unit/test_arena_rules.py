@@ -39,3 +39,33 @@ def test_rejects_what_the_real_server_rejects(frame: str) -> None:
 def test_rejects_binary_frames() -> None:
     with pytest.raises(Invalid):
         parse_client_frame(b'{"type":"token"}')
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"world_join","participant_id":"p","emoji":"🦊","color":"#ff5e5e"}',
+        '{"type":"agent_action","participant_id":"p","direction":"STAY","pulse":7}',
+        '{"type":"agent_action","participant_id":"p","direction":"NE","pulse":7,"say":"oi"}',
+        '{"type":"agent_prompt","participant_id":"p","template":"t","is_default":false}',
+    ],
+)
+def test_accepts_world_messages(frame: str) -> None:
+    assert parse_client_frame(frame)["participant_id"] == "p"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"world_join","participant_id":"p","color":"red"}',
+        '{"type":"world_join","participant_id":"p","emoji":null}',
+        '{"type":"agent_action","participant_id":"p","direction":"UP","pulse":7}',
+        '{"type":"agent_action","participant_id":"p","direction":"N","pulse":7.0}',
+        '{"type":"agent_action","participant_id":"p","direction":"N","pulse":7,"say":null}',
+        '{"type":"agent_prompt","participant_id":"p","template":"","is_default":true}',
+        '{"type":"agent_prompt","participant_id":"p","template":"t","is_default":1}',
+    ],
+)
+def test_rejects_bad_world_messages(frame: str) -> None:
+    with pytest.raises(Invalid):
+        parse_client_frame(frame)

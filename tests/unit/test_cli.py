@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gambiarra.cli import parse, run
-from gambiarra.config import OPTIONS
+from gambiarra.cli import COMMANDS, parse, run
+from gambiarra.config import OPTION_BY_NAME
 from gambiarra.errors import ConfigError, ExitCode
 
 REQUIRED = ["--pin", "1234", "--participant-id", "ana-pc", "--nickname", "Ana"]
@@ -73,13 +73,26 @@ def test_practice_needs_no_pin_and_plays_one_round_by_default() -> None:
     assert (command.name, command.prompt, command.settings.rounds) == ("practice", "Oi?", 1)
 
 
-def test_help_lists_every_option_and_variable(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["--help"], {}) == ExitCode.OK
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_help_of_each_command_lists_its_options_and_variables(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    argv = ["--help"] if command == "play" else [command, "--help"]
+    assert run(argv, {}) == ExitCode.OK
     out = capsys.readouterr().out
-    for option in OPTIONS:
+    for name in COMMANDS[command]:
+        option = OPTION_BY_NAME[name]
         assert option.flag in out
         assert option.env in out
-    assert "practice" in out
+
+
+def test_main_help_names_the_subcommands_and_the_challenge_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run(["--help"], {})
+    out = capsys.readouterr().out
+    for command in ("practice", "agent", "models", "doctor"):
+        assert command in out
     assert "desafio" in out  # says the challenge's own values win over the flags
 
 

@@ -69,10 +69,13 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         parse(["--config", str(tmp_path / "nada.toml")], {})
 
 
-def test_keys_of_other_commands_are_refused(tmp_path: Path) -> None:
+def test_one_file_serves_every_command(tmp_path: Path) -> None:
+    """Keys of other commands are checked, then left out."""
     path = tmp_path / "c.toml"
-    path.write_text('pin = "1"\n')
-    with pytest.raises(ConfigError, match="chave desconhecida 'pin'"):
+    path.write_text('pin = "1"\nrunner = "lmstudio"\nemoji = "🦊"\n')
+    assert parse(["models", "--config", str(path)], {}).settings.runner == "lmstudio"
+    path.write_text("pin = 1\n")
+    with pytest.raises(ConfigError, match="pin deve ser um texto"):
         parse(["models", "--config", str(path)], {})
 
 

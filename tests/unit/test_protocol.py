@@ -107,7 +107,7 @@ def test_unknown_fields_are_ignored() -> None:
 def test_unknown_types_decode_to_none() -> None:
     """Display-screen traffic on the same endpoint is ignored, not an error."""
     assert decode_server('{"type":"leaderboard","rows":[]}') is None
-    assert decode_server('{"type":"perception","pulse":1}') is None
+    assert decode_server('{"type":"world_state","avatars":[]}') is None
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import structlog
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.svg import extract_svg
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.errors import ConfigError
 
 __all__ = ["ArchiveView"]
@@ -59,6 +60,12 @@ class ArchiveView:
         pass
 
     def tick(self) -> None:
+        pass
+
+    def pulse(self, report: PulseReport) -> None:
+        pass
+
+    def world_summary(self, summary: AgentSummary) -> None:
         pass
 
     def round_ended(self, ended: RoundEnded) -> None:

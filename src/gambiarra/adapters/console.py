@@ -14,8 +14,9 @@ import sys
 from typing import TextIO
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
-__all__ = ["ConsoleView", "clean", "summary_line"]
+__all__ = ["ConsoleView", "clean", "pulse_line", "summary_line", "world_summary_line"]
 
 # CSI / OSC / other ESC sequences first, then any C0/C1 control but \t and \n.
 _ESCAPES = re.compile(
@@ -54,6 +55,24 @@ def summary_line(ended: RoundEnded) -> str:
             "pedaços de raciocínio); aumente max-tokens ou use --no-think"
         )
     return line
+
+
+def pulse_line(report: PulseReport) -> str:
+    """One line per radar pulse: what the model saw, chose, said, and how long it took."""
+    say = f" «{clean(report.say)}»" if report.say else ""
+    off = " (fora do formato)" if report.fallback else ""
+    return (
+        f"📡 #{report.pulse} {clean(report.radar)} → {report.direction}{say} "
+        f"({report.took:.1f} s){off}"
+    )
+
+
+def world_summary_line(summary: AgentSummary) -> str:
+    return (
+        f"🌍 mundo: {summary.pulses} pulsos respondidos · placar {summary.score} · "
+        f"decisão média {summary.average_decision:.1f} s · {summary.fallbacks} fora do "
+        f"formato MOVE · {summary.errors} erros do modelo"
+    )
 
 
 class ConsoleView:
@@ -97,6 +116,12 @@ class ConsoleView:
         if self._thinking:
             self._end_thinking()
         self._line(clean(text))
+
+    def pulse(self, report: PulseReport) -> None:
+        self._line(pulse_line(report))
+
+    def world_summary(self, summary: AgentSummary) -> None:
+        self._line(world_summary_line(summary))
 
     def tick(self) -> None:
         pass

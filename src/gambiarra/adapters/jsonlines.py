@@ -3,7 +3,7 @@
 Events: ``connected``, ``disconnected``, ``retrying``, ``status``,
 ``challenge``, ``tokens`` (the text produced since the last batch, flushed
 every ``interval`` and at the end of a round), ``reasoning``, ``complete``
-and ``error``.
+and ``error``; in world mode also ``pulse`` and ``world_summary``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
 __all__ = ["JsonLinesView"]
 
@@ -67,6 +68,28 @@ class JsonLinesView:
 
     def status(self, event: str, text: str) -> None:
         self._emit(event=_EVENT_NAMES.get(event, "status"), detail=event, text=text)
+
+    def pulse(self, report: PulseReport) -> None:
+        self._emit(
+            event="pulse",
+            pulse=report.pulse,
+            radar=report.radar,
+            direction=report.direction,
+            say=report.say,
+            took_s=round(report.took, 3),
+            fallback=report.fallback,
+            score=report.score,
+        )
+
+    def world_summary(self, summary: AgentSummary) -> None:
+        self._emit(
+            event="world_summary",
+            pulses=summary.pulses,
+            score=summary.score,
+            average_decision_s=round(summary.average_decision, 3),
+            fallbacks=summary.fallbacks,
+            errors=summary.errors,
+        )
 
     def tick(self) -> None:
         if self._reasoning:

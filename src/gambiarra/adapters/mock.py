@@ -1,6 +1,7 @@
 """MockRunner: a deterministic fake model, for rehearsal, demos and tests.
 
-The same prompt and seed always give the same text. ``tokens_per_second``
+The same prompt and seed always give the same text; asked for a world-mode
+``MOVE:`` it answers in that format, towards the food. ``tokens_per_second``
 paces the output like a real model; 0 means as fast as possible (it still
 yields to the event loop after every token, so pings keep being answered).
 """
@@ -8,6 +9,7 @@ yields to the event loop after every token, so pings keep being answered).
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from collections.abc import AsyncGenerator
 
@@ -27,6 +29,19 @@ _WORDS = (
     *("participante", "notebook", "ventilador", "barulho", "ideia"),
 )
 _JOINERS = ("e", "com", "de", "na", "no", "que", "para", "sem", "mas")
+
+
+_FOOD = re.compile(r"comida mais próxima a (NE|NW|SE|SW|N|E|S|W)\b")
+
+
+def _move(prompt: str, rng: random.Random) -> list[str]:
+    """World mode: answer like a well-behaved model, greedy towards the food."""
+    food = _FOOD.search(prompt)
+    if food is not None:
+        direction, say = food.group(1), " indo atrás da comida"
+    else:
+        direction, say = rng.choice(("N", "NE", "E", "SE", "S", "SW", "W", "NW")), " explorando"
+    return ["MOVE:", f" {direction}", " |", *(" " + w for w in say.split())]
 
 
 class MockRunner:
@@ -51,6 +66,8 @@ class MockRunner:
         """The exact pieces ``stream`` will yield for this request."""
         seed = request.seed if request.seed is not None else zlib.crc32(request.prompt.encode())
         rng = random.Random(seed)
+        if "MOVE:" in request.prompt:
+            return _move(request.prompt, rng)
         wanted = self._length if self._length is not None else rng.randint(24, 64)
         pieces: list[str] = []
         for i in range(min(wanted, request.max_tokens)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.ports import RoundView
 
 __all__ = ["MultiView", "SilentView"]
@@ -28,6 +29,12 @@ class SilentView:
         pass
 
     def status(self, event: str, text: str) -> None:
+        pass
+
+    def pulse(self, report: PulseReport) -> None:
+        pass
+
+    def world_summary(self, summary: AgentSummary) -> None:
         pass
 
     def tick(self) -> None:
@@ -61,6 +68,14 @@ class MultiView:
     def status(self, event: str, text: str) -> None:
         for view in self._views:
             view.status(event, text)
+
+    def pulse(self, report: PulseReport) -> None:
+        for view in self._views:
+            view.pulse(report)
+
+    def world_summary(self, summary: AgentSummary) -> None:
+        for view in self._views:
+            view.world_summary(summary)
 
     def tick(self) -> None:
         for view in self._views:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
@@ -32,6 +33,8 @@ from gambiarra.domain.arena_errors import ArenaErrorKind, classify
 from gambiarra.domain.outbox import Outbox
 from gambiarra.domain.protocol import (
     ClientMessage,
+    Complete,
+    ErrorReport,
     Register,
     Registered,
     ServerError,
@@ -53,6 +56,8 @@ __all__ = ["WebSocketTransport"]
 log = structlog.get_logger("gambiarra.transport")
 
 MAX_FRAME = 2**20  # the arena's own limit; anything larger is not a real message
+# Round messages are held until confirmed and re-sent after a reconnect.
+_HELD = (Token, Complete, ErrorReport)
 Receive = Callable[[Incoming], Awaitable[None]]
 
 
@@ -106,6 +111,8 @@ class WebSocketTransport:
         self._wake = anyio.Event()
         self._confirmed = anyio.Event()
         self._last_sent = "register"
+        self._live: deque[bytes] = deque()
+        self._linked_now = False
         self._session_ended = False
         self._registered_before = False
         self._bad_frames = Throttle(anyio.current_time)
@@ -114,6 +121,13 @@ class WebSocketTransport:
 
     def send(self, message: ClientMessage) -> None:
         self._last_sent = str(message.__struct_config__.tag)  # the wire type
+        if not isinstance(message, _HELD):
+            # World messages are about now: one for a dead link is dropped, and
+            # the agent joins again and answers the next pulse after a reconnect.
+            if self._linked_now:
+                self._live.append(encode_client(message))
+                self._wake.set()
+            return
         essential = not isinstance(message, Token)
         if not self.outbox.add(encode_client(message), essential=essential):
             log.error("outbox_full", limit=self.outbox.limit, refused=self.outbox.refused)
@@ -175,6 +189,7 @@ class WebSocketTransport:
                 raise error from None
             raise
         finally:
+            self._linked_now = False
             with anyio.move_on_after(1.0, shield=True):
                 await ws.close()  # a normal close (1000), also on Ctrl-C
 
@@ -182,6 +197,8 @@ class WebSocketTransport:
         self, ws: ClientConnection, tg: anyio.abc.TaskGroup, message: Registered, receive: Receive
     ) -> None:
         resent = self.outbox.rewind()
+        self._live.clear()
+        self._linked_now = True
         first = not self._registered_before
         self._registered_before, self._session_ended = True, False
         tg.start_soon(self._writer, ws)
@@ -214,6 +231,8 @@ class WebSocketTransport:
 
     async def _writer(self, ws: ClientConnection) -> None:
         while True:
+            while self._live:
+                await ws.send(self._live.popleft(), text=True)
             frame = self.outbox.next_unwritten()
             if frame is None:
                 await self._wake.wait()

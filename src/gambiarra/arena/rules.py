@@ -47,6 +47,38 @@ def _model_info(obj: dict[str, Any]) -> None:
     _text(info, "device", optional=True)
 
 
+_DIRECTIONS = {"N", "NE", "E", "SE", "S", "SW", "W", "NW", "STAY"}
+
+
+def _direction(obj: dict[str, Any]) -> None:
+    if obj.get("direction") not in _DIRECTIONS:
+        raise Invalid(
+            f"direction must be one of {sorted(_DIRECTIONS)}, got {obj.get('direction')!r}"
+        )
+
+
+def _optional_text(obj: dict[str, Any], key: str) -> None:
+    if key in obj and not isinstance(obj[key], str):
+        raise Invalid(f"{key} must be a string, got {obj[key]!r}")
+
+
+def _color(obj: dict[str, Any]) -> None:
+    color = obj.get("color")
+    if "color" in obj and not (
+        isinstance(color, str) and len(color) == 7 and color[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+    ):  # fmt: skip
+        raise Invalid(f"color must look like #ff5e5e, got {color!r}")
+
+
+def _template(obj: dict[str, Any]) -> None:
+    template = obj.get("template")
+    if not isinstance(template, str) or not 1 <= len(template) <= 4000:
+        raise Invalid("template must be a string of 1 to 4000 characters")
+    if type(obj.get("is_default")) is not bool:
+        raise Invalid(f"is_default must be a boolean, got {obj.get('is_default')!r}")
+
+
 _CHECKS: dict[str, tuple[Any, ...]] = {
     "register": (
         lambda o: _text(o, "participant_id"),
@@ -69,6 +101,19 @@ _CHECKS: dict[str, tuple[Any, ...]] = {
         lambda o: _int(o, "duration_ms"),
         _model_info,
     ),
+    "world_join": (
+        lambda o: _text(o, "participant_id"),
+        lambda o: _optional_text(o, "emoji"),
+        _color,
+        lambda o: _optional_text(o, "strategy_summary"),
+    ),
+    "agent_action": (
+        lambda o: _text(o, "participant_id"),
+        _direction,
+        lambda o: _int(o, "pulse"),
+        lambda o: _optional_text(o, "say"),
+    ),
+    "agent_prompt": (lambda o: _text(o, "participant_id"), _template),
     "error": (
         lambda o: _int(o, "round"),
         lambda o: _text(o, "participant_id"),

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from gambiarra.adapters.console import clean
 from gambiarra.arena.records import Entry, RoundRecord
+from gambiarra.arena.world import World
 from gambiarra.config import Settings
 
 __all__ = ["ArenaScreen"]
@@ -59,4 +60,21 @@ class ArenaScreen:
     def finished(self, rounds: int) -> None:
         self._write(
             f"\n✓ ensaio concluído: {rounds} rodada(s) jogada(s) e registradas pela arena\n"
+        )
+
+    def world_opened(self, url: str, settings: Settings, world: World) -> None:
+        self._write(
+            f"🌍 mundo de ensaio em {url}: {world.width}×{world.height}, "
+            f"{len(world.food)} comidas · {settings.nickname} joga com {settings.model} "
+            f"({settings.runner}) · estratégia {settings.strategy}\n"
+        )
+
+    def world_done(self, world: World, participant_id: str) -> None:
+        avatar = world.avatars.get(participant_id)
+        if avatar is None:
+            self._write("🏁 o agente não chegou a entrar no mundo\n")
+            return
+        self._write(
+            f"🏁 placar da arena: {avatar.score} comida(s) em {avatar.pulse} pulsos · "
+            f"{avatar.accepted} ações aceitas, {avatar.ignored} ignoradas\n"
         )

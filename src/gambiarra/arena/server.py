@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gambiarra.arena.records import Entry, RoundRecord
 from gambiarra.arena.rules import Invalid, parse_client_frame
+from gambiarra.arena.world import Avatar, World
 
 __all__ = ["Flavor", "PracticeArena"]
 
@@ -64,6 +65,10 @@ class PracticeArena:
         self.register_attempts = 0
         self.invalid: list[str] = []
         self.close_codes: list[int | None] = []
+        self.world: World | None = None
+        self.agent_prompts: list[dict[str, Any]] = []
+        self._world_links: dict[str, ServerConnection] = {}
+        self._world_timing = (0.3, 0.6, 12.0)
         self._heartbeat_interval = heartbeat_interval
         self._ping = (ping_interval, ping_timeout)
         self._ssl = ssl_context
@@ -223,6 +228,8 @@ class PracticeArena:
         kind = message["type"]
         if kind == "register":
             return await self._register(ws, message)
+        if kind in ("world_join", "agent_action", "agent_prompt"):
+            return await self._on_world(ws, message)
         record = self._round(message["round"])
         if record is None or self._participants.get(message["participant_id"]) is not ws:
             return True  # not a round we ran, or not registered on this socket: ignored
@@ -261,6 +268,70 @@ class PracticeArena:
         value = participant_id if python else self.session_id
         await self._send(ws, {"type": "registered", key: value})
         return True
+
+    # ------------------------------------------------------------ world mode
+
+    async def start_world(
+        self,
+        *,
+        seed: int = 7,
+        food_count: int = 4,
+        hop_seconds: float = 0.3,
+        stay_seconds: float = 0.6,
+        repulse_seconds: float = 12.0,
+    ) -> World:
+        """Open the 2-D world (the organiser's ``POST /world/start``)."""
+        assert self._tg is not None
+        self.world = World(food_count=food_count, seed=seed)
+        self._world_timing = (hop_seconds, stay_seconds, repulse_seconds)
+        self._tg.start_soon(self._drive_world, self.world)
+        return self.world
+
+    async def _on_world(self, ws: ServerConnection, message: dict[str, Any]) -> bool:
+        participant_id = message["participant_id"]
+        if self._participants.get(participant_id) is not ws:
+            await self._send(ws, {"type": "error", "message": "Register before joining the world"})
+            return True
+        kind, world = message["type"], self.world
+        if kind == "agent_prompt":
+            self.agent_prompts.append(message)
+        elif world is not None and kind == "world_join":
+            avatar = world.join(participant_id, message.get("emoji"))
+            avatar.pulsed_at = None  # (re)joined: the first perception goes out at once
+            self._world_links[participant_id] = ws
+        elif world is not None and participant_id in world.avatars:
+            self._on_action(world, world.avatars[participant_id], message)
+        return True
+
+    def _on_action(self, world: World, avatar: Avatar, message: dict[str, Any]) -> None:
+        now = anyio.current_time()
+        hopping = now < avatar.busy_until
+        if hopping or avatar.pulsed_at is None or message["pulse"] != avatar.pulse:
+            avatar.ignored += 1  # still hopping, or the answer to an old pulse: wasted
+            return
+        avatar.accepted += 1
+        if message.get("say"):
+            avatar.says.append(message["say"][:60])
+        world.act(avatar, message["direction"])
+        hop, stay, _ = self._world_timing
+        avatar.busy_until = now + (stay if message["direction"] == "STAY" else hop)
+        avatar.pulsed_at = None
+
+    async def _drive_world(self, world: World) -> None:
+        """Pulse every idle avatar; re-pulse one whose answer never came."""
+        _, _, repulse = self._world_timing
+        while True:
+            now = anyio.current_time()
+            for participant_id, avatar in list(world.avatars.items()):
+                ws = self._world_links.get(participant_id)
+                if ws is None or self._participants.get(participant_id) is not ws:
+                    continue  # not (or no longer) connected: pulses resume on rejoin
+                idle = now >= avatar.busy_until
+                late = avatar.pulsed_at is not None and now - avatar.pulsed_at >= repulse
+                if idle and (avatar.pulsed_at is None or late):
+                    await self._send(ws, world.perceive(avatar, now))
+                    self._touch()
+            await anyio.sleep(0.01)
 
     # ------------------------------------------------------------ helpers
 

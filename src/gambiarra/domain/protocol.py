@@ -23,17 +23,22 @@ from msgspec import UNSET, UnsetType
 from gambiarra.errors import ProtocolError
 
 __all__ = [
+    "AgentAction",
+    "AgentPrompt",
     "Challenge",
     "ClientMessage",
     "Complete",
     "ErrorReport",
+    "Food",
     "Heartbeat",
     "ModelInfo",
+    "Perception",
     "Register",
     "Registered",
     "ServerError",
     "ServerMessage",
     "Token",
+    "WorldJoin",
     "decode_server",
     "encode_client",
 ]
@@ -86,9 +91,27 @@ class ServerError(_Wire, tag="error", kw_only=True, frozen=True):
     code: str | None = None
 
 
-ServerMessage = Registered | Challenge | Heartbeat | ServerError
+class Food(msgspec.Struct, frozen=True, kw_only=True):
+    direction: str = ""
+    distance: str = ""  # perto, média or longe
 
-_KNOWN_SERVER_TYPES = frozenset({"registered", "challenge", "heartbeat", "error"})
+
+class Perception(_Wire, tag="perception", kw_only=True, frozen=True):
+    """A world-mode radar pulse: answer it with one ``agent_action``."""
+
+    pulse: int
+    objective: str = ""
+    nearest_food: Food | None = None
+    walls: str = ""
+    position: str = ""
+    score: int = 0
+    bumped: bool = False
+    radar_text: str = ""
+
+
+ServerMessage = Registered | Challenge | Heartbeat | ServerError | Perception
+
+_KNOWN_SERVER_TYPES = frozenset({"registered", "challenge", "heartbeat", "error", "perception"})
 
 
 _server_decoder = msgspec.json.Decoder(ServerMessage)
@@ -198,7 +221,29 @@ class ErrorReport(_Wire, tag="error", kw_only=True, frozen=True):
             raise ValueError("an error report needs a non-empty message")
 
 
-ClientMessage = Register | Token | Complete | ErrorReport
+class WorldJoin(_Wire, tag="world_join", kw_only=True, frozen=True):
+    participant_id: str
+    emoji: str | UnsetType = UNSET
+    color: str | UnsetType = UNSET
+    strategy_summary: str | UnsetType = UNSET
+
+
+class AgentAction(_Wire, tag="agent_action", kw_only=True, frozen=True):
+    participant_id: str
+    direction: str  # N NE E SE S SW W NW STAY
+    pulse: int
+    say: str | UnsetType = UNSET  # shown (60 characters) in a speech bubble
+
+
+class AgentPrompt(_Wire, tag="agent_prompt", kw_only=True, frozen=True):
+    """The participant's prompt template, for the organisers' research log."""
+
+    participant_id: str
+    template: str  # 1 to 4000 characters
+    is_default: bool
+
+
+ClientMessage = Register | Token | Complete | ErrorReport | WorldJoin | AgentAction | AgentPrompt
 
 _encoder = msgspec.json.Encoder()
 
