@@ -20,12 +20,13 @@ from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
 from gambiarra.containers import Container, build, resolve, shutdown
 from gambiarra.doctor import ArenaProbe, Check, run_checks
-from gambiarra.errors import ExitCode, Interrupted, RunnerFailed
+from gambiarra.errors import ArenaUnreachable, ExitCode, Interrupted, RunnerFailed
 from gambiarra.logs import configure
 from gambiarra.ports import ModelDescription, ModelRunner, RoundView
 from gambiarra.service import ArenaClient
+from gambiarra.swarm import SwarmStats
 
-__all__ = ["doctor", "execute", "models", "play", "practice", "practice_world"]
+__all__ = ["doctor", "execute", "models", "play", "practice", "practice_world", "swarm"]
 
 PRACTICE_ROUND_TIMEOUT_MS = 90_000
 
@@ -45,6 +46,7 @@ def execute(command: str, settings: Settings, prompt: str) -> int:
         ),
         "models": lambda: models(settings),
         "doctor": lambda: doctor(settings),
+        "swarm": lambda: swarm(settings),
     }
     code, received = anyio.run(_until_signal, jobs[command])
     if received is not None:
@@ -181,6 +183,38 @@ async def doctor(settings: Settings, out: TextIO | None = None) -> int:
         else f"{len(failed)} de {len(results)} itens precisam de atenção\n"
     )
     return failed[0].exit_code if failed else ExitCode.OK
+
+
+async def swarm(settings: Settings, out: TextIO | None = None) -> None:
+    """Run N simulated participants until stopped (or ``--rounds``), then print the tally."""
+    stats = SwarmStats(out if out is not None else sys.stdout)
+    container = build(settings, view="silent")
+    try:
+        shared = None
+        if settings.runner != "mock":
+            shared = await _runner(container)
+            await shared.check()
+        async with anyio.create_task_group() as tg:
+            started = anyio.current_time()
+            for index in range(settings.count):
+                # Ramp up: a room of clients connecting at once is a thundering herd.
+                await anyio.sleep(max(0.0, started + index / settings.ramp - anyio.current_time()))
+                client = container.swarm_client(index=index, stats=stats, shared_runner=shared)
+                tg.start_soon(_swarm_participant, client, stats)
+    finally:
+        with anyio.move_on_after(1.0, shield=True):
+            await shutdown(container)
+        stats.print_final()
+        if settings.json:
+            stats.out.write(stats.json_line() + "\n")
+
+
+async def _swarm_participant(client: ArenaClient, stats: SwarmStats) -> None:
+    """One participant; giving up on the arena is counted, not fatal to the swarm."""
+    try:
+        await client.run()
+    except ArenaUnreachable:
+        stats.gave_up += 1
 
 
 def _described(model: ModelDescription) -> dict[str, Any]:

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
                  "save_dir", "log_level"),
     "models": (*_MODEL_SERVER, "json", "log_level"),
     "doctor": (*_ARENA, *_MODEL_SERVER, *_GENERATION, "log_level"),
+    "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
+              "ramp", "seed", *_MODEL_SERVER, "temperature", "max_tokens", "json", "log_level"),
 }  # fmt: skip
 _SUMMARIES = {
     "play": "Coloca o seu modelo local numa rodada da arena do Gambiarra LLM Club.",
@@ -55,6 +57,7 @@ _SUMMARIES = {
     "practice": "Ensaio completo sem arena: uma arena local, o seu modelo, N rodadas.",
     "models": "Lista os modelos instalados no servidor do modelo escolhido.",
     "doctor": "Checklist para a noite do evento: modelo, arena e PIN, cada item com ✓ ou ✗.",
+    "swarm": "Ensaio da organização: N participantes simulados, com uma tabela por rodada.",
 }
 
 _DESCRIPTION = """\
@@ -64,6 +67,7 @@ Subcomandos:
   agent      modo mundo: o modelo guia um avatar no mundo 2-D da arena
   models     lista os modelos instalados no servidor do modelo
   doctor     confere modelo, arena e PIN antes do evento
+  swarm      N participantes simulados, para a organização ensaiar a arena
 
 max-tokens e temperature valem só quando o desafio não traz os seus: os
 valores do desafio (inclusive temperature 0 e seed) são os que o modelo recebe.
@@ -119,7 +123,7 @@ def _parser(name: str, defaults: Settings) -> _Parser:
     )
     for option_name in COMMANDS[name]:
         option = OPTION_BY_NAME[option_name]
-        required = option.required and name in ("play", "agent")
+        required = option.required and name in ("play", "agent", "swarm")
         _add(parser, option, getattr(defaults, option_name), required)
     parser.add_argument(
         "--config", metavar="ARQUIVO", help="arquivo TOML com as opções [GAMBIARRA_CONFIG]"
@@ -133,6 +137,7 @@ def _parser(name: str, defaults: Settings) -> _Parser:
 
 _DEFAULTS = {
     "practice": Settings(pin="pratica", participant_id="pratica", nickname="Você", rounds=1),
+    "swarm": Settings(runner="mock", model="mock"),
 }
 
 

@@ -65,6 +65,11 @@ class Settings:
     decision_tokens: int | None = None
     pulses: int | None = None
     world: bool = False
+    count: int = 10
+    id_prefix: str = "swarm-"
+    tps: str = "10-60"
+    ramp: float = 50.0
+    seed: int = 1
 
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the PIN and the API key must not.
@@ -113,6 +118,13 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:  # also rejects NaN
         raise ValueError(f"{text} is not a number >= 0")
     return value
+
+
+def _tps_range(text: str) -> str:
+    low, _, high = text.partition("-")
+    if not 0 < float(low) <= float(high or low):
+        raise ValueError(f"{text} is not a range like 10-60")
+    return text
 
 
 def _boolean(text: str) -> bool:
@@ -211,6 +223,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("pulses", "sai depois de responder N pulsos do mundo", _positive_int, metavar="N",
            kind=int),
     Option("world", "ensaia o modo mundo (agente) em vez das rodadas", _boolean, kind=bool),
+    # swarm
+    Option("count", "quantos participantes simulados", _positive_int, metavar="N", kind=int),
+    Option("id_prefix", "prefixo dos participant_id simulados", metavar="PREFIXO"),
+    Option("tps", "faixa de tokens/s dos modelos simulados, como 10-60", _tps_range,
+           metavar="MIN-MAX"),
+    Option("ramp", "conexões novas por segundo", _positive_float, metavar="N", kind=float),
+    Option("seed", "semente das velocidades e dos textos simulados", int, metavar="N", kind=int),
 )  # fmt: skip
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}

@@ -14,6 +14,7 @@ import inspect
 import os
 import ssl
 import sys
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -45,6 +46,7 @@ from gambiarra.domain.world.prompt import (
 from gambiarra.errors import ConfigError
 from gambiarra.ports import ModelRunner, RoundView
 from gambiarra.service import ArenaClient
+from gambiarra.swarm import SwarmProbe, SwarmStats, parse_tps_range, participant_tps
 from gambiarra.world import WorldPlayer
 
 __all__ = ["Container", "build", "resolve", "shutdown"]
@@ -133,6 +135,47 @@ def make_world_player(
         max_pulses=max_pulses,
         warnings=tuple(warnings),
     )
+
+
+def make_swarm_client(
+    index: int,
+    stats: SwarmStats,
+    shared_runner: ModelRunner | None,
+    url: str,
+    pin: str,
+    id_prefix: str,
+    tps: str,
+    seed: int,
+    max_tokens: int,
+    temperature: float,
+    rounds: int | None,
+    max_reconnects: int | None,
+    ssl_context: ssl.SSLContext | None,
+) -> ArenaClient:
+    """One simulated participant: the real client with a mock model at its own pace."""
+    participant_id = f"{id_prefix}{index:04d}"
+    schedule: deque[float] = deque()
+    low, high = parse_tps_range(tps)
+    runner = shared_runner or MockRunner(
+        "mock", participant_tps(index, low, high, seed), schedule=schedule
+    )
+    register = Register(
+        participant_id=participant_id,
+        nickname=f"Robô {index}",
+        pin=pin,
+        runner=runner.kind,
+        model=runner.model,
+    )
+    # A slower ack keeps a thousand links from pinging 10 000 times a second.
+    transport = WebSocketTransport(
+        url, register, ssl_context=ssl_context, max_reconnects=max_reconnects, ack_interval=2.0
+    )
+    machine = RoundMachine(
+        participant_id,
+        ModelInfo(name=runner.model, runner=runner.kind),
+        Fallbacks(max_tokens, temperature),
+    )
+    return ArenaClient(transport, runner, machine, SwarmProbe(stats, schedule), max_rounds=rounds)
 
 
 def with_archive(screen: RoundView, save_dir: str | None, runner: str, model: str) -> RoundView:
@@ -280,6 +323,20 @@ class Container(containers.DeclarativeContainer):
         view=view,
         max_rounds=config.rounds,
         world=world,
+    )
+
+    swarm_client = providers.Factory(
+        make_swarm_client,
+        url=config.url,
+        pin=config.pin,
+        id_prefix=config.id_prefix,
+        tps=config.tps,
+        seed=config.seed,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        rounds=config.rounds,
+        max_reconnects=config.max_reconnects,
+        ssl_context=providers.Callable(tls_context, config.ca_file),
     )
 
 

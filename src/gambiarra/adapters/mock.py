@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from collections import deque
 from collections.abc import AsyncGenerator
 
 import anyio
@@ -50,11 +51,18 @@ class MockRunner:
     kind = "mock"
 
     def __init__(
-        self, model: str = "mock", tokens_per_second: float = 0.0, length: int | None = None
+        self,
+        model: str = "mock",
+        tokens_per_second: float = 0.0,
+        length: int | None = None,
+        schedule: deque[float] | None = None,
     ) -> None:
         self.model = model
         self._tps = tokens_per_second
         self._length = length
+        # When given, the time each token was due is appended as it is yielded,
+        # so a swarm can measure how late tokens reach the socket.
+        self.schedule = schedule
 
     async def check(self) -> None:
         """The mock is always there."""
@@ -78,8 +86,11 @@ class MockRunner:
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
         started = anyio.current_time()
         for i, piece in enumerate(self.text(request)):
+            due = started + (i + 1) / self._tps if self._tps > 0 else anyio.current_time()
             if self._tps > 0:
-                await anyio.sleep(max(0.0, started + (i + 1) / self._tps - anyio.current_time()))
+                await anyio.sleep(max(0.0, due - anyio.current_time()))
             else:
                 await anyio.lowlevel.checkpoint()
+            if self.schedule is not None:
+                self.schedule.append(due)
             yield TokenChunk(piece)

@@ -95,7 +95,7 @@ class WebSocketTransport:
         delays: Callable[[], Iterator[float]] = backoff,
         ping_interval: float = 20.0,
         ping_timeout: float = 20.0,
-        ack_interval: float = 0.1,
+        ack_interval: float = 0.5,
         outbox: Outbox | None = None,
     ) -> None:
         self.url = url
@@ -110,6 +110,7 @@ class WebSocketTransport:
         self.outbox = outbox if outbox is not None else Outbox()
         self._wake = anyio.Event()
         self._confirmed = anyio.Event()
+        self._ack_now = anyio.Event()
         self._last_sent = "register"
         self._live: deque[bytes] = deque()
         self._linked_now = False
@@ -135,6 +136,7 @@ class WebSocketTransport:
 
     async def flush(self) -> None:
         while self.outbox.unconfirmed:
+            self._ack_now.set()
             await self._confirmed.wait()
 
     async def run(self, receive: Receive) -> None:
@@ -243,7 +245,9 @@ class WebSocketTransport:
 
     async def _acker(self, ws: ClientConnection) -> None:
         while True:
-            await anyio.sleep(self._ack_interval)
+            with anyio.move_on_after(self._ack_interval):
+                await self._ack_now.wait()  # flush() asks for a confirmation at once
+            self._ack_now = anyio.Event()
             mark = self.outbox.written_mark
             if self.outbox.unconfirmed and mark > self.outbox.confirmed_mark:
                 pong = await ws.ping()
