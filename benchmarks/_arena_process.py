@@ -22,7 +22,8 @@ async def main(count: int, rounds: int, tokens: int, budget: float) -> None:
             await arena.wait_for(lambda: len(arena.registrations) >= count)
             for _ in range(rounds):
                 record = await arena.start_round("Conte uma história", max_tokens=tokens)
-                await arena.wait_for(lambda: all(e.done.is_set() for e in record.entries.values()))
+                entries = list(record.entries.values())
+                await arena.wait_for(lambda: all(e.done.is_set() for e in entries))
                 results.append(
                     {
                         "participants": len(record.entries),

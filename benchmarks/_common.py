@@ -138,9 +138,8 @@ class FakeModelServer:
         ollama = path == "/api/generate"
         count = body["options"]["num_predict"] if ollama else body["max_tokens"]
         kind = "application/x-ndjson" if ollama else "text/event-stream"
-        await stream.send(
-            f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n".encode()
-        )
+        head = f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n"
+        await stream.send(head.encode())
         batch: list[bytes] = []
         for i in range(count):
             if ollama:
