@@ -23,7 +23,7 @@ async def main(count: int, rounds: int, tokens: int, budget: float) -> None:
             for _ in range(rounds):
                 record = await arena.start_round("Conte uma história", max_tokens=tokens)
                 entries = list(record.entries.values())
-                await arena.wait_for(lambda: all(e.done.is_set() for e in entries))
+                await arena.wait_for(lambda entries=entries: all(e.done.is_set() for e in entries))
                 results.append(
                     {
                         "participants": len(record.entries),
