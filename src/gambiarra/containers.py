@@ -218,7 +218,6 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             api=config.api,
             think=config.think,
-            idle_timeout=config.runner_timeout,
         ),
         lmstudio=providers.Singleton(
             OpenAICompatRunner,
@@ -226,7 +225,6 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             kind="lmstudio",
             api=config.api,
-            idle_timeout=config.runner_timeout,
         ),
         openai=providers.Singleton(
             OpenAICompatRunner,
@@ -234,13 +232,11 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             kind="openai",
             api=config.api,
-            idle_timeout=config.runner_timeout,
         ),
         llamacpp=providers.Singleton(
             LlamaCppRunner,
             http=llamacpp_http,
             model=config.model,
-            idle_timeout=config.runner_timeout,
         ),
         mock=providers.Singleton(MockRunner, model=config.model, tokens_per_second=config.mock_tps),
     )

@@ -15,13 +15,12 @@ import json
 import math
 import random
 import sys
+import time
 from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-import anyio
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
@@ -161,7 +160,7 @@ class SwarmProbe:
         self,
         stats: SwarmStats,
         schedule: deque[float],
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stats = stats
         self._schedule = schedule

@@ -6,6 +6,7 @@ import anyio
 import httpx
 import pytest
 import respx
+from anyio.abc import SocketAttribute, SocketStream
 
 from gambiarra.arena.server import PracticeArena
 from tests.conftest import wire
@@ -142,20 +143,11 @@ class BrokenBody(httpx.AsyncByteStream):
         raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
 
 
-class StalledBody(httpx.AsyncByteStream):
-    """One good line, then nothing at all (a model server stuck at full CPU)."""
-
-    async def __aiter__(self):  # type: ignore[no-untyped-def]
-        yield b'{"response":"Um","done":false}\n'
-        await anyio.sleep_forever()
-
-
 @pytest.mark.parametrize(
     ("label", "response", "needle"),
     [
         ("HTTP 500", httpx.Response(500, text="internal error"), "500"),
         ("closed mid-stream", httpx.Response(200, stream=BrokenBody()), "mid-answer"),
-        ("stalled", httpx.Response(200, stream=StalledBody()), "sent nothing for 0.3 s"),
         ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'), "malformed"),
         ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'), "before"),
     ],
@@ -185,3 +177,54 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
     assert next_round.complete is not None
     assert next_round.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
     assert len(arena.registrations) == 1
+
+
+async def stalling_ollama(stream: SocketStream) -> None:
+    """A real HTTP server on loopback: answers /api/tags, then stalls mid-generation."""
+    tags = wire("ollama-tags.json")
+    async with stream:
+        buffer = b""
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                buffer += await stream.receive()
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            length = int(next((h.split(b":")[1] for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length")), b"0"))  # fmt: skip
+            while len(buffer) < length:
+                buffer += await stream.receive()
+            buffer = buffer[length:]
+            if head.startswith(b"GET"):
+                await stream.send(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(tags), tags)
+                )
+                continue
+            line = b'{"response":"Um","done":false}\n'
+            await stream.send(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n"
+                % (len(line), line)
+            )
+            await anyio.sleep_forever()  # the model server is stuck at full CPU
+
+
+async def test_a_stalled_model_server_fails_the_round_after_runner_timeout(
+    arena: PracticeArena,
+) -> None:
+    """No byte for --runner-timeout seconds: an error for the round, the client plays on."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(SocketAttribute.local_port)
+    settings = settings_for(
+        arena, runner="ollama", model="llama3.1:8b", rounds=1, runner_timeout=0.3,
+        ollama_url=f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, stalling_ollama)
+        async with playing(settings):
+            await arena.wait_registered("ana-pc")
+            record = await arena.start_round("Era uma vez")
+            entry = record.entry("ana-pc")
+            with anyio.fail_after(5):
+                await entry.done.wait()
+        tg.cancel_scope.cancel()
+    assert entry.tokens == ["Um"]
+    assert "sent nothing for too long" in entry.errors[0]["message"]
+    assert entry.complete is None

@@ -26,6 +26,9 @@ def translate_http_errors(server: str, base_url: str, hint: str) -> Iterator[Non
         yield
     except httpx.ConnectError:
         raise RunnerUnavailable(f"{server} não responde em {base_url}: {hint}") from None
+    except httpx.ReadTimeout:
+        # The client's read timeout is --runner-timeout: no byte for that long.
+        raise RunnerFailed(f"{server} sent nothing for too long (--runner-timeout)") from None
     except httpx.TimeoutException as exc:
         raise RunnerFailed(f"{server} stopped answering ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:

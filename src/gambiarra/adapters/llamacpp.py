@@ -45,12 +45,9 @@ _encoder = msgspec.json.Encoder()
 class LlamaCppRunner:
     kind = "llamacpp"
 
-    def __init__(
-        self, http: httpx.AsyncClient, model: str, idle_timeout: float | None = 60.0
-    ) -> None:
+    def __init__(self, http: httpx.AsyncClient, model: str) -> None:
         self._http = http
         self.model = model
-        self._idle_timeout = idle_timeout
         self._where = str(http.base_url).rstrip("/")
 
     async def check(self) -> None:
@@ -94,7 +91,7 @@ class LlamaCppRunner:
                 if response.is_error:
                     detail = error_text(await response.aread())
                     raise RunnerFailed(f"llama.cpp answered {response.status_code}: {detail}")
-                async for data in iter_sse_data(response.aiter_bytes(), self._idle_timeout):
+                async for data in iter_sse_data(response.aiter_bytes()):
                     event = self._decode(data)
                     if event.content:
                         yield TokenChunk(event.content)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 import zlib
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -84,11 +85,11 @@ class MockRunner:
         return pieces
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
-        started = anyio.current_time()
+        started = time.monotonic()
         for i, piece in enumerate(self.text(request)):
-            due = started + (i + 1) / self._tps if self._tps > 0 else anyio.current_time()
+            due = started + (i + 1) / self._tps if self._tps > 0 else time.monotonic()
             if self._tps > 0:
-                await anyio.sleep(max(0.0, due - anyio.current_time()))
+                await anyio.sleep(max(0.0, due - time.monotonic()))
             else:
                 await anyio.lowlevel.checkpoint()
             if self.schedule is not None:

@@ -79,7 +79,6 @@ class OllamaRunner:
         api: ``generate`` (``/api/generate``) or ``chat`` (``/api/chat``).
         think: the ``think`` request field for reasoning models; None leaves
             it out (Ollama's own default).
-        idle_timeout: seconds with no byte from Ollama before the round fails.
     """
 
     kind = "ollama"
@@ -90,13 +89,11 @@ class OllamaRunner:
         model: str,
         api: Literal["generate", "chat"] = "generate",
         think: bool | None = None,
-        idle_timeout: float | None = 60.0,
     ) -> None:
         self._http = http
         self.model = model
         self._api = api
         self._think = think
-        self._idle_timeout = idle_timeout
         self._where = str(http.base_url).rstrip("/")
         self._hint = "inicie o Ollama (ollama serve) ou indique o endereço com --ollama-url"
 
@@ -161,7 +158,7 @@ class OllamaRunner:
                 if response.is_error:
                     detail = error_text(await response.aread())
                     raise RunnerFailed(f"Ollama answered {response.status_code}: {detail}")
-                async for raw in iter_lines(response.aiter_bytes(), self._idle_timeout):
+                async for raw in iter_lines(response.aiter_bytes()):
                     line = _decode(raw)
                     if line.error is not None:
                         raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")

@@ -101,7 +101,6 @@ class OpenAICompatRunner:
         model: the model id as the server lists it.
         kind: the runner name sent to the arena (``lmstudio`` or ``openai``).
         api: ``completions`` or ``chat``.
-        idle_timeout: seconds with no byte from the server before the round fails.
     """
 
     def __init__(
@@ -110,13 +109,11 @@ class OpenAICompatRunner:
         model: str,
         kind: str = "lmstudio",
         api: Literal["completions", "chat"] = "completions",
-        idle_timeout: float | None = 60.0,
     ) -> None:
         self._http = http
         self.model = model
         self.kind = kind
         self._api = api
-        self._idle_timeout = idle_timeout
         self._server, self._flag, self._hint = _SERVERS.get(kind, _SERVERS["openai"])
         self._where = str(http.base_url).rstrip("/")
 
@@ -158,7 +155,7 @@ class OpenAICompatRunner:
                 if response.is_error:
                     detail = error_text(await response.aread())
                     raise RunnerFailed(f"{self._server} answered {response.status_code}: {detail}")
-                async for data in iter_sse_data(response.aiter_bytes(), self._idle_timeout):
+                async for data in iter_sse_data(response.aiter_bytes()):
                     if data == _DONE:
                         return
                     for chunk in self._chunks(data):

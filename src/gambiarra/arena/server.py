@@ -181,6 +181,12 @@ class PracticeArena:
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(frame)
 
+    def drop(self, participant_id: str) -> None:
+        """Cut one participant's link abruptly, with no close frame (a reset)."""
+        ws = self._participants.get(participant_id)
+        if ws is not None:
+            ws.transport.abort()
+
     async def wait_registered(self, participant_id: str) -> None:
         await self.wait_for(lambda: participant_id in self._participants)
 
