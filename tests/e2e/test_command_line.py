@@ -51,7 +51,8 @@ def test_python_dash_m_does_the_same_as_the_script() -> None:
 
 def test_help_lists_every_option() -> None:
     shown = run("--help").stdout + "".join(
-        run(command, "--help").stdout for command in ("agent", "practice", "models", "doctor")
+        run(command, "--help").stdout
+        for command in ("agent", "practice", "models", "doctor", "swarm")
     )
     for option in OPTIONS:
         assert option.flag in shown
