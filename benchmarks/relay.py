@@ -18,6 +18,7 @@ import subprocess
 from typing import Any
 
 import anyio
+import anyio.abc
 from _common import CLIENT, FakeModelServer, cpu_seconds, median, print_json, print_table
 
 from gambiarra.arena.server import PracticeArena
@@ -39,27 +40,37 @@ async def relay(runner: str, tokens: int, ttft_rounds: int) -> dict[str, Any]:
                 args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             async with process:
-                await arena.wait_registered("bench")
-                before = cpu_seconds(process.pid)
-                record = await arena.start_round("relay", max_tokens=tokens, deadline_ms=600_000)
-                entry = record.entry("bench")
-                await entry.done.wait()
-                after = cpu_seconds(process.pid)
-                firsts = []
-                for _ in range(ttft_rounds):
-                    small = await arena.start_round("ttft", max_tokens=8, deadline_ms=60_000)
-                    await small.entry("bench").done.wait()
-                    first = small.entry("bench").first_token_at
-                    assert first is not None
-                    firsts.append((first - small.broadcast_at) * 1000)
-                await process.wait()
+                try:
+                    figures = await measure(arena, process, tokens, ttft_rounds)
+                finally:
+                    if process.returncode is None:
+                        process.kill()  # a failed measurement must not leave the client waiting
         tg.cancel_scope.cancel()
+    return {"runner": runner, "tokens": tokens, **figures}
+
+
+async def measure(
+    arena: PracticeArena, process: anyio.abc.Process, tokens: int, ttft_rounds: int
+) -> dict[str, Any]:
+    """One big round for throughput and CPU, then small ones for the first token."""
+    await arena.wait_registered("bench")
+    before = cpu_seconds(process.pid)
+    record = await arena.start_round("relay", max_tokens=tokens, deadline_ms=600_000)
+    entry = record.entry("bench")
+    await entry.done.wait()
+    after = cpu_seconds(process.pid)
+    firsts = []
+    for _ in range(ttft_rounds):
+        small = await arena.start_round("ttft", max_tokens=8, deadline_ms=60_000)
+        await small.entry("bench").done.wait()
+        first = small.entry("bench").first_token_at
+        assert first is not None, "a small round reached the arena without tokens"
+        firsts.append((first - small.broadcast_at) * 1000)
+    await process.wait()
     assert entry.first_token_at is not None
     assert entry.complete_at is not None
     expected = [f" w{i}" for i in range(tokens)]
     return {
-        "runner": runner,
-        "tokens": tokens,
         "tokens_per_s": round(tokens / (entry.complete_at - entry.first_token_at)),
         "client_cpu_us_per_token": round((after - before) / tokens * 1e6, 2),
         "challenge_to_first_token_ms_median": round(median(firsts), 3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -13,14 +14,19 @@ __all__ = ["configure"]
 
 
 def _redactor(secrets: tuple[str, ...]) -> Any:
-    """A processor that masks secrets (the PIN) wherever they appear in an event."""
+    """A processor that masks secrets (the PIN, an API key) in every text of an event.
+
+    A secret is masked where it stands as a whole word, so a short PIN does not
+    eat the digits of unrelated numbers.
+    """
+    pattern = re.compile(
+        "|".join(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])" for secret in secrets)
+    )
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event.items():
             if isinstance(value, str):
-                for secret in secrets:
-                    value = value.replace(secret, "***")
-                event[key] = value
+                event[key] = pattern.sub("***", value)
         return event
 
     return redact
@@ -37,9 +43,9 @@ def configure(level: str = "warning", secrets: tuple[str, ...] = (), cache: bool
     """
     structlog.configure(
         processors=[
+            *([_redactor(kept)] if (kept := tuple(s for s in secrets if s)) else []),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="%H:%M:%S"),
-            _redactor(tuple(s for s in secrets if s)),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),

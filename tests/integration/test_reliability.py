@@ -263,3 +263,20 @@ async def test_invalid_message_format_is_logged_as_a_client_bug(arena: PracticeA
     assert bugs[0]["log_level"] == "error"
     assert bugs[0]["after"] == "register"
     assert record.entry("ana-pc").completes == 1
+
+
+async def test_the_outbox_limit_never_drops_tokens_while_the_link_is_up(
+    arena: PracticeArena,
+) -> None:
+    """The bound is for a link that is down; a fast model on a live link loses nothing."""
+    from gambiarra.domain.outbox import Outbox
+
+    settings = settings_for(arena, rounds=1)
+    container = fast_container(settings, runner=MockRunner("mock", 0, length=300))
+    container.transport.add_kwargs(outbox=Outbox(limit=10), ack_interval=60.0)
+    async with playing(settings, container):
+        await arena.wait_registered("ana-pc")
+        record = await arena.start_round("Era uma vez", max_tokens=300)
+        with anyio.fail_after(5):
+            await record.entry("ana-pc").done.wait()
+    assert record.entry("ana-pc").tokens == mock_text(300, record.index)

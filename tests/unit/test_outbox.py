@@ -45,12 +45,12 @@ def test_a_confirmation_mark_covers_only_what_was_written_before_it() -> None:
     assert write_all(outbox) == [b"b"]
 
 
-def test_past_the_limit_tokens_are_refused_but_essential_frames_are_kept() -> None:
+def test_past_the_limit_bounded_frames_are_refused_and_others_kept() -> None:
     outbox = Outbox(limit=2)
     assert outbox.add(b"t0")
     assert outbox.add(b"t1")
     assert not outbox.add(b"t2")
-    assert outbox.add(b"complete", essential=True)
+    assert outbox.add(b"complete", bounded=False)
     assert outbox.refused == 1
     assert write_all(outbox) == [b"t0", b"t1", b"complete"]
 

@@ -56,6 +56,8 @@ __all__ = ["WebSocketTransport"]
 log = structlog.get_logger("gambiarra.transport")
 
 MAX_FRAME = 2**20  # the arena's own limit; anything larger is not a real message
+# Unconfirmed frames that trigger a confirmation before the ack interval is up.
+ACK_EVERY = 4096
 # Round messages are held until confirmed and re-sent after a reconnect.
 _HELD = (Token, Complete, ErrorReport)
 Receive = Callable[[Incoming], Awaitable[None]]
@@ -129,8 +131,10 @@ class WebSocketTransport:
                 self._live.append(encode_client(message))
                 self._wake.set()
             return
-        essential = not isinstance(message, Token)
-        if not self.outbox.add(encode_client(message), essential=essential):
+        # The limit bounds what piles up while the link is down; complete and
+        # error frames are always kept, a round's report must not be lost.
+        bounded = isinstance(message, Token) and not self._linked_now
+        if not self.outbox.add(encode_client(message), bounded=bounded):
             log.error("outbox_full", limit=self.outbox.limit, refused=self.outbox.refused)
         self._wake.set()
 
@@ -242,6 +246,8 @@ class WebSocketTransport:
                 continue
             await ws.send(frame, text=True)
             self.outbox.mark_written()
+            if self.outbox.unconfirmed >= ACK_EVERY:
+                self._ack_now.set()  # a fast model: confirm by volume, not only by time
 
     async def _acker(self, ws: ClientConnection) -> None:
         while True:

@@ -20,8 +20,10 @@ from collections import deque
 __all__ = ["DEFAULT_LIMIT", "Outbox"]
 
 # A round is at most a few thousand tokens; 20 000 unconfirmed frames is
-# minutes of generation with the link down. Past it, further tokens are not
-# held (they would be lost), but complete and error frames still are.
+# minutes of generation with the link down. Past it, further tokens produced
+# while the link is down are not held (they would be lost), but complete and
+# error frames still are. While the link is up every frame is written at once
+# and confirmed within moments, so the limit does not apply.
 DEFAULT_LIMIT = 20_000
 
 
@@ -38,9 +40,9 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def add(self, frame: bytes, *, essential: bool = False) -> bool:
-        """Hold a frame; False when the outbox is full and the frame is not essential."""
-        if len(self._frames) >= self.limit and not essential:
+    def add(self, frame: bytes, *, bounded: bool = True) -> bool:
+        """Hold a frame; False when a bounded frame finds the outbox full."""
+        if bounded and len(self._frames) >= self.limit:
             self.refused += 1
             return False
         self._frames.append(frame)
