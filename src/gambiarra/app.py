@@ -6,6 +6,7 @@ and runs the job (and, for practice, a local arena beside the client).
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -201,6 +202,14 @@ async def swarm(settings: Settings, out: TextIO | None = None) -> None:
                 await anyio.sleep(max(0.0, started + index / settings.ramp - anyio.current_time()))
                 client = container.swarm_client(index=index, stats=stats, shared_runner=shared)
                 tg.start_soon(_swarm_participant, client, stats)
+                if index % 50 == 49:
+                    # A thousand links are a million long-lived objects: a full
+                    # garbage collection over them stalls every participant for
+                    # a few hundred ms. They live to the end, so keep them out
+                    # of the collector's sight (freezing is cheap; collecting is not).
+                    gc.freeze()
+            await anyio.sleep(1.0)  # the last connections settle, then freeze them too
+            gc.freeze()
     finally:
         with anyio.move_on_after(1.0, shield=True):
             await shutdown(container)
