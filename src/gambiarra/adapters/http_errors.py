@@ -1,16 +1,43 @@
-"""Translate httpx exceptions into our runner errors, at the adapter boundary."""
+"""What every HTTP runner shares: opening a streamed generation, and turning
+httpx failures into our runner errors at the adapter boundary."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import httpx
 import msgspec
 
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 
-__all__ = ["error_text", "translate_http_errors"]
+__all__ = ["error_text", "generation_stream", "translate_http_errors"]
+
+_JSON = {"content-type": "application/json"}
+_encoder = msgspec.json.Encoder()
+
+
+@asynccontextmanager
+async def generation_stream(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], server: str, hint: str
+) -> AsyncIterator[httpx.Response]:
+    """POST a generation and hand over the streaming response, once it is known good.
+
+    Raises:
+        RunnerFailed: the server answered an error status (with its own
+            message), or failed while the caller was reading the stream.
+        RunnerUnavailable: nothing answered at the server's address.
+    """
+    where = str(http.base_url).rstrip("/")
+    with translate_http_errors(server, where, hint):
+        async with http.stream(
+            "POST", path, content=_encoder.encode(body), headers=_JSON
+        ) as response:
+            if response.is_error:
+                detail = error_text(await response.aread())
+                raise RunnerFailed(f"{server} answered {response.status_code}: {detail}")
+            yield response
 
 
 @contextmanager

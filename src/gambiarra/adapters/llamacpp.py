@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import error_text, translate_http_errors
+from gambiarra.adapters.http_errors import error_text, generation_stream, translate_http_errors
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.adapters.openai_compat import list_openai_models
 from gambiarra.domain.events import GenerationRequest
@@ -27,7 +27,6 @@ __all__ = ["LlamaCppRunner"]
 
 log = structlog.get_logger("gambiarra.runner")
 
-_JSON = {"content-type": "application/json"}
 _SERVER = "o llama.cpp"
 _HINT = "inicie o llama-server ou indique o endereço com --llamacpp-url"
 
@@ -39,7 +38,6 @@ class _Event(msgspec.Struct):
 
 
 _event_decoder = msgspec.json.Decoder(_Event)
-_encoder = msgspec.json.Encoder()
 
 
 class LlamaCppRunner:
@@ -84,19 +82,15 @@ class LlamaCppRunner:
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
         body = self.body(request)
         log.debug("model_request", url=self._where + "/completion", body=body)
-        with translate_http_errors(_SERVER, self._where, _HINT):
-            async with self._http.stream(
-                "POST", "/completion", content=_encoder.encode(body), headers=_JSON
-            ) as response:
-                if response.is_error:
-                    detail = error_text(await response.aread())
-                    raise RunnerFailed(f"llama.cpp answered {response.status_code}: {detail}")
-                async for data in iter_sse_data(response.aiter_bytes()):
-                    event = self._decode(data)
-                    if event.content:
-                        yield TokenChunk(event.content)
-                    if event.stop:
-                        return
+        async with generation_stream(
+            self._http, "/completion", body, "llama.cpp", _HINT
+        ) as response:
+            async for data in iter_sse_data(response.aiter_bytes()):
+                event = self._decode(data)
+                if event.content:
+                    yield TokenChunk(event.content)
+                if event.stop:
+                    return
         raise RunnerFailed("llama.cpp ended the stream before stop")
 
     def _decode(self, data: bytes) -> _Event:

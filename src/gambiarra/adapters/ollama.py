@@ -16,7 +16,7 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import error_text, translate_http_errors
+from gambiarra.adapters.http_errors import generation_stream, translate_http_errors
 from gambiarra.adapters.lines import iter_lines
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
@@ -25,8 +25,6 @@ from gambiarra.ports import ModelDescription, TokenChunk
 __all__ = ["OllamaRunner", "same_model"]
 
 log = structlog.get_logger("gambiarra.runner")
-
-_JSON = {"content-type": "application/json"}
 
 
 class _Message(msgspec.Struct):
@@ -58,7 +56,6 @@ class _Tags(msgspec.Struct):
 
 _line_decoder = msgspec.json.Decoder(_Line)
 _tags_decoder = msgspec.json.Decoder(_Tags)
-_encoder = msgspec.json.Encoder()
 
 
 def same_model(wanted: str, installed: str) -> bool:
@@ -151,25 +148,19 @@ class OllamaRunner:
         body = self.body(request)
         path = f"/api/{self._api}"
         log.debug("model_request", url=self._where + path, body=body)
-        with translate_http_errors("Ollama", self._where, self._hint):
-            async with self._http.stream(
-                "POST", path, content=_encoder.encode(body), headers=_JSON
-            ) as response:
-                if response.is_error:
-                    detail = error_text(await response.aread())
-                    raise RunnerFailed(f"Ollama answered {response.status_code}: {detail}")
-                async for raw in iter_lines(response.aiter_bytes()):
-                    line = _decode(raw)
-                    if line.error is not None:
-                        raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")
-                    source = line.message if line.message is not None else line
-                    if source.thinking:
-                        yield TokenChunk(source.thinking, reasoning=True)
-                    text = source.content if isinstance(source, _Message) else source.response
-                    if text:
-                        yield TokenChunk(text)
-                    if line.done:
-                        return
+        async with generation_stream(self._http, path, body, "Ollama", self._hint) as response:
+            async for raw in iter_lines(response.aiter_bytes()):
+                line = _decode(raw)
+                if line.error is not None:
+                    raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")
+                source = line.message if line.message is not None else line
+                if source.thinking:
+                    yield TokenChunk(source.thinking, reasoning=True)
+                text = source.content if isinstance(source, _Message) else source.response
+                if text:
+                    yield TokenChunk(text)
+                if line.done:
+                    return
         raise RunnerFailed("Ollama ended the stream before the answer was done")
 
 

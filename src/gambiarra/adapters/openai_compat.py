@@ -17,7 +17,7 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import error_text, translate_http_errors
+from gambiarra.adapters.http_errors import error_text, generation_stream, translate_http_errors
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.prompting import with_system
@@ -28,7 +28,6 @@ __all__ = ["OpenAICompatRunner", "list_openai_models"]
 
 log = structlog.get_logger("gambiarra.runner")
 
-_JSON = {"content-type": "application/json"}
 _DONE = b"[DONE]"
 _SERVERS = {
     "lmstudio": ("LM Studio", "--lmstudio-url", "abra o LM Studio e ligue o servidor local"),
@@ -65,7 +64,6 @@ class _Models(msgspec.Struct):
 
 _event_decoder = msgspec.json.Decoder(_Event)
 _models_decoder = msgspec.json.Decoder(_Models)
-_encoder = msgspec.json.Encoder()
 
 
 async def list_openai_models(
@@ -148,18 +146,12 @@ class OpenAICompatRunner:
         path = "/v1/chat/completions" if self._api == "chat" else "/v1/completions"
         log.debug("model_request", url=self._where + path, body=body)
         hint = f"{self._hint} ou indique o endereço com {self._flag}"
-        with translate_http_errors(self._server, self._where, hint):
-            async with self._http.stream(
-                "POST", path, content=_encoder.encode(body), headers=_JSON
-            ) as response:
-                if response.is_error:
-                    detail = error_text(await response.aread())
-                    raise RunnerFailed(f"{self._server} answered {response.status_code}: {detail}")
-                async for data in iter_sse_data(response.aiter_bytes()):
-                    if data == _DONE:
-                        return
-                    for chunk in self._chunks(data):
-                        yield chunk
+        async with generation_stream(self._http, path, body, self._server, hint) as response:
+            async for data in iter_sse_data(response.aiter_bytes()):
+                if data == _DONE:
+                    return
+                for chunk in self._chunks(data):
+                    yield chunk
         raise RunnerFailed(f"{self._server} ended the stream without [DONE]")
 
     def _chunks(self, data: bytes) -> list[TokenChunk]:
