@@ -19,6 +19,7 @@ import structlog
 from gambiarra.adapters.http_errors import generation_stream, translate_http_errors
 from gambiarra.adapters.lines import iter_lines
 from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.prompting import chat_messages
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, TokenChunk
 
@@ -132,8 +133,7 @@ class OllamaRunner:
             options["seed"] = request.seed
         body: dict[str, Any] = {"model": self.model}
         if self._api == "chat":
-            system = [{"role": "system", "content": request.system}] if request.system else []
-            body["messages"] = [*system, {"role": "user", "content": request.prompt}]
+            body["messages"] = chat_messages(request.system, request.prompt)
         else:
             body["prompt"] = request.prompt
             if request.system:

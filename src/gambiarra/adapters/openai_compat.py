@@ -20,7 +20,7 @@ import structlog
 from gambiarra.adapters.http_errors import error_text, generation_stream, translate_http_errors
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.domain.events import GenerationRequest
-from gambiarra.domain.prompting import with_system
+from gambiarra.domain.prompting import chat_messages, with_system
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, TokenChunk
 
@@ -131,8 +131,7 @@ class OpenAICompatRunner:
         """The JSON body for this request."""
         body: dict[str, Any] = {"model": self.model}
         if self._api == "chat":
-            system = [{"role": "system", "content": request.system}] if request.system else []
-            body["messages"] = [*system, {"role": "user", "content": request.prompt}]
+            body["messages"] = chat_messages(request.system, request.prompt)
         else:
             body["prompt"] = with_system(request.system, request.prompt)
         body.update(max_tokens=request.max_tokens, temperature=request.temperature)

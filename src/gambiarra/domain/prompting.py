@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PLACEHOLDER", "PromptStyle", "apply_template", "with_system"]
+__all__ = ["PLACEHOLDER", "PromptStyle", "apply_template", "chat_messages", "with_system"]
 
 PLACEHOLDER = "{prompt}"
 
@@ -36,3 +36,9 @@ def apply_template(template: str | None, prompt: str) -> str:
 def with_system(system: str | None, prompt: str) -> str:
     """The prompt for an API with no system message: the system text first."""
     return prompt if not system else f"{system}\n\n{prompt}"
+
+
+def chat_messages(system: str | None, prompt: str) -> list[dict[str, str]]:
+    """The messages of a chat API: the system prompt first, when there is one."""
+    head = [{"role": "system", "content": system}] if system else []
+    return [*head, {"role": "user", "content": prompt}]
