@@ -3,10 +3,13 @@ JSON lines with --json."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
+import struct
 import subprocess
+import termios
 
 import anyio
 import pytest
@@ -51,6 +54,8 @@ async def test_in_a_pipe_the_output_is_plain_lines() -> None:
 
 async def test_on_a_terminal_a_status_line_is_drawn_and_removed() -> None:
     controller, terminal = pty.openpty()
+    # A new pseudo-terminal is 0×0; give it the size of a small real one.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     async with PracticeArena(pin="1") as arena:
         process = subprocess.Popen(  # noqa: ASYNC220 - the child runs on its own
             args(arena),
