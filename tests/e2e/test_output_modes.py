@@ -106,3 +106,26 @@ async def test_json_mode_prints_one_event_per_line() -> None:
     assert len(text.split()) == 40
     assert events[-1]["event"] == "complete"
     assert events[-1]["tokens"] == 40
+
+
+async def test_the_agent_command_plays_the_world_and_prints_a_summary() -> None:
+    async with PracticeArena(pin="1") as arena:
+        world = await arena.start_world(hop_seconds=0.01, stay_seconds=0.05)
+        args = [
+            *command(), "agent", "--url", arena.url, "--participant-id", "ag", "--nickname", "Ag",
+            "--runner", "mock", "--mock-tps", "0", "--pulses", "4", "--emoji", "🦊",
+        ]  # fmt: skip
+        process = await anyio.open_process(args, env=clean_env(GAMBIARRA_PIN="1"))
+        async with process:
+            with anyio.fail_after(20):
+                await process.wait()
+            assert process.stdout is not None
+            out = b""
+            async for chunk in process.stdout:
+                out += chunk
+    text = out.decode()
+    assert process.returncode == 0
+    assert text.count("📡 #") == 4
+    assert "🌍 mundo: 4 pulsos respondidos" in text
+    assert world.avatars["ag"].accepted == 4
+    assert world.avatars["ag"].emoji == "🦊"
