@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -66,10 +65,6 @@ def peak_rss_mib(
     report = json.loads(done.stdout)
     result = subprocess.CompletedProcess(command, report["code"], report["out"], report["err"])
     return report["rss_kib"] / 1024, result
-
-
-def children_peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 class FakeModelServer:

@@ -7,8 +7,7 @@
      ├── ConfigError            bad options, environment or config file       -> exit 2
      ├── ArenaRejected          the arena refused us (wrong PIN, ...)          -> exit 3
      ├── TransportError
-     │    ├── ArenaUnreachable  no arena answered at the URL                  -> exit 5
-     │    └── ConnectionLost    an open link to the arena went away
+     │    └── ArenaUnreachable  no arena answered (or --max-reconnects ran out) -> exit 5
      └── RunnerError
           ├── RunnerUnavailable the model server or the model is missing       -> exit 4
           └── RunnerFailed      the model server failed during a generation
@@ -77,10 +76,6 @@ class TransportError(GambiarraError):
 
 class ArenaUnreachable(TransportError):
     """No arena could be reached at the configured URL."""
-
-
-class ConnectionLost(TransportError):
-    """An established link to the arena was closed or reset."""
 
 
 class RunnerError(GambiarraError):
