@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import respx
 
 from gambiarra.logs import configure
 
@@ -17,6 +19,18 @@ SHARED = Path(os.environ.get("GAMBIARRA_SHARED", REPO.parent / "shared"))
 def quiet_logs() -> None:
     """Diagnostics at warning level, as the client runs by default."""
     configure("warning", cache=False)
+
+
+@pytest.fixture(autouse=True)
+def loopback_stays_real() -> Iterator[None]:
+    """Model servers are mocked with respx; the arena's HTTP side on loopback is real.
+
+    respx asks every active router in turn, so this one only answers what a
+    test's own router does not: requests to 127.0.0.1 go to the real socket.
+    """
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="127.0.0.1").pass_through()
+        yield
 
 
 @pytest.fixture

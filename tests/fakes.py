@@ -36,13 +36,17 @@ class FakeTransport:
         self.flushed = 0
         self._sent_more = anyio.Event()
 
-    def send(self, message: ClientMessage) -> None:
+    def send(self, message: ClientMessage) -> bool:
         self.sent.append(message)
         self._sent_more.set()
         self._sent_more = anyio.Event()
+        return True
 
     async def flush(self) -> None:
         self.flushed += 1
+
+    async def world_running(self) -> bool | None:
+        return None  # like an arena without the HTTP side
 
     async def run(self, receive: Callable[[Incoming], Awaitable[None]]) -> None:
         for item in self.incoming:

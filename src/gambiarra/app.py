@@ -20,7 +20,7 @@ from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
 from gambiarra.containers import Container, build, resolve, shutdown
-from gambiarra.doctor import ArenaProbe, Check, run_checks
+from gambiarra.doctor import Check, run_checks
 from gambiarra.errors import ArenaUnreachable, ExitCode, Interrupted, RunnerFailed
 from gambiarra.logs import configure
 from gambiarra.ports import ModelDescription, ModelRunner, RoundView
@@ -172,10 +172,11 @@ async def doctor(settings: Settings, out: TextIO | None = None) -> int:
         out.write(check.line + "\n")
         out.flush()
 
+    probe = container.arena_probe()
     try:
-        probe: ArenaProbe = container.arena_probe()
         results = await run_checks(settings, await _runner(container), probe, report)
     finally:
+        await probe.aclose()
         await shutdown(container)
     failed = [check for check in results if not check.ok]
     out.write(

@@ -9,7 +9,6 @@ whole session and closed at shutdown. Tests override providers with fakes.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import os
 import ssl
@@ -23,6 +22,10 @@ import httpx
 from dependency_injector import containers, providers
 
 from gambiarra.adapters.archive import ArchiveView
+from gambiarra.adapters.arena_http import ArenaHttp
+from gambiarra.adapters.arena_link import ArenaLink
+from gambiarra.adapters.arena_probe import ArenaProbe
+from gambiarra.adapters.arena_socket import SocketOptions
 from gambiarra.adapters.console import ConsoleView
 from gambiarra.adapters.jsonlines import JsonLinesView
 from gambiarra.adapters.live import LiveView
@@ -31,7 +34,6 @@ from gambiarra.adapters.mock import MockRunner
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.adapters.views import MultiView, SilentView
-from gambiarra.adapters.websocket import WebSocketTransport, probe_arena
 from gambiarra.config import Settings
 from gambiarra.domain.prompting import PromptStyle
 from gambiarra.domain.protocol import ModelInfo, Register
@@ -166,9 +168,14 @@ def make_swarm_client(
         runner=runner.kind,
         model=runner.model,
     )
-    # A slower ack keeps a thousand links from pinging 10 000 times a second.
-    transport = WebSocketTransport(
-        url, register, ssl_context=ssl_context, max_reconnects=max_reconnects, ack_interval=2.0
+    # A slower ack keeps a thousand links from pinging 10 000 times a second,
+    # and no HTTP side: a thousand participants must not poll the arena.
+    transport = ArenaLink(
+        url,
+        register,
+        socket=SocketOptions(ssl_context=ssl_context),
+        max_reconnects=max_reconnects,
+        ack_interval=2.0,
     )
     machine = RoundMachine(
         participant_id,
@@ -256,10 +263,17 @@ class Container(containers.DeclarativeContainer):
         model=config.model,
     )
 
+    tls = providers.Singleton(tls_context, config.ca_file)
+    socket_options = providers.Factory(SocketOptions, ssl_context=tls)
+    arena_http = providers.Factory(
+        ArenaHttp, ws_url=config.url, participant_id=config.participant_id, ssl_context=tls
+    )
+
     transport = providers.Singleton(
-        WebSocketTransport,
+        ArenaLink,
         url=config.url,
-        ssl_context=providers.Callable(tls_context, config.ca_file),
+        http=arena_http,
+        socket=socket_options,
         max_reconnects=config.max_reconnects,
         register=providers.Factory(
             Register,
@@ -272,10 +286,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     arena_probe = providers.Factory(
-        functools.partial,
-        probe_arena,
-        config.url,
-        providers.Callable(tls_context, config.ca_file),
+        ArenaProbe, url=config.url, http=arena_http, options=socket_options
     )
 
     machine = providers.Factory(
@@ -332,7 +343,7 @@ class Container(containers.DeclarativeContainer):
         temperature=config.temperature,
         rounds=config.rounds,
         max_reconnects=config.max_reconnects,
-        ssl_context=providers.Callable(tls_context, config.ca_file),
+        ssl_context=tls,
     )
 
 

@@ -5,12 +5,16 @@ the model server answers; the model is installed; the model generates (a
 tiny prompt, with its time to first token and tokens/s); the arena answers
 at ``--url`` (a WebSocket handshake); the PIN is accepted (only with --pin).
 
-The PIN check registers under the participant's own ``--participant-id``
-and disconnects at once. A throwaway id would leave a ghost participant on
-the organiser's screen for the whole session; the real id is the one that
-will register minutes later anyway. (If the client is already playing under
-that id, the arena moves it to the doctor's socket and the client
-reconnects by itself.) Without ``--participant-id`` a ``doctor-…`` id is used.
+The PIN check never takes over the id of a client that is playing (the
+arena would hand the id to the doctor's socket and close the player's). It
+asks the arena who is connected first:
+- the id is connected: the PIN is not tested (the playing client proves it
+  works), and the line says so;
+- the id is free: it registers under the participant's own id and leaves at
+  once (a throwaway id would leave a ghost participant on the organiser's
+  screen; the real id registers minutes later anyway);
+- the arena does not say (no HTTP side): it registers under a throwaway
+  ``doctor-…`` id, the only choice that cannot knock anyone off.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
@@ -30,8 +35,22 @@ from gambiarra.ports import ModelRunner
 
 __all__ = ["ArenaProbe", "Check", "run_checks"]
 
-# Opens a WebSocket to the arena; with a Register, also registers (and leaves).
-ArenaProbe = Callable[[Register | None], Awaitable[Registered | None]]
+
+class ArenaProbe(Protocol):
+    """What ``doctor`` needs of the arena."""
+
+    async def handshake(self) -> None:
+        """Open and close a WebSocket; raise ``GambiarraError`` if none opens."""
+        ...
+
+    async def register(self, register: Register) -> Registered:
+        """Register and leave; raise ``ArenaRejected`` for a wrong PIN."""
+        ...
+
+    async def connected_ids(self) -> set[str] | None:
+        """Who is connected now, or None when the arena does not say."""
+        ...
+
 
 PROBE_PROMPT = "Responda apenas: ok"
 
@@ -133,14 +152,22 @@ async def _answers(runner: ModelRunner, settings: Settings, clock: Callable[[], 
 
 async def _arena(settings: Settings, probe: ArenaProbe) -> Check:
     try:
-        await probe(None)
+        await probe.handshake()
     except GambiarraError as exc:
         return Check(False, str(exc), ExitCode.ARENA_UNREACHABLE)
     return Check(True, f"a arena responde em {settings.url}")
 
 
 async def _pin(settings: Settings, runner: ModelRunner, probe: ArenaProbe) -> Check:
-    participant = settings.participant_id or f"doctor-{secrets.token_hex(3)}"
+    connected = await probe.connected_ids()
+    own = settings.participant_id
+    if own and connected is not None and own in connected:
+        return Check(
+            True,
+            f"o id {own} já está jogando nesta arena: o PIN não foi testado para não "
+            "derrubar esse cliente",
+        )
+    participant = own if own and connected is not None else f"doctor-{secrets.token_hex(3)}"
     register = Register(
         participant_id=participant,
         nickname=settings.nickname or participant,
@@ -149,7 +176,7 @@ async def _pin(settings: Settings, runner: ModelRunner, probe: ArenaProbe) -> Ch
         model=settings.model,
     )
     try:
-        await probe(register)
+        await probe.register(register)
     except GambiarraError as exc:
         return Check(False, str(exc), exc.exit_code)
     return Check(True, f"o PIN é aceito (registrado como {participant} e desconectado)")

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
-from gambiarra.domain.protocol import ClientMessage, ServerMessage
+from gambiarra.domain.protocol import Challenge, ClientMessage, ServerMessage
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
 __all__ = [
+    "AnswerRecorded",
     "ArenaTransport",
     "Incoming",
+    "LateChallenge",
     "LinkDown",
     "LinkUp",
     "ModelDescription",
@@ -86,15 +88,41 @@ class SessionReplaced:
     """The organiser opened a new session; the old rounds and PIN are gone."""
 
 
-Incoming: TypeAlias = ServerMessage | LinkUp | LinkDown | Retrying | SessionReplaced
+@dataclass(frozen=True, slots=True)
+class LateChallenge:
+    """A round that was already running when we registered: play it in the time left.
+
+    ``challenge.deadline_ms`` is already the time left, in the arena's clock.
+    """
+
+    challenge: Challenge
+    left_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    """The arena's record of our answer, checked after its ``complete`` arrived.
+
+    ``exact``: the recorded text is byte for byte what the client sent.
+    """
+
+    round: int
+    chars: int
+    exact: bool
+
+
+Incoming: TypeAlias = (
+    ServerMessage | LinkUp | LinkDown | Retrying | SessionReplaced | LateChallenge | AnswerRecorded
+)
 
 
 class ArenaTransport(Protocol):
     """The link to the arena: connects, registers, reconnects, delivers in order."""
 
-    def send(self, message: ClientMessage) -> None:
+    def send(self, message: ClientMessage) -> bool:
         """Queue a message. It never blocks: round messages are held and delivered
-        in order, across reconnects, until the arena is known to have them."""
+        in order, across reconnects, until the arena is known to have them.
+        False when a token could not be held (the link is down and the outbox full)."""
         ...
 
     async def run(self, receive: Callable[[Incoming], Awaitable[None]]) -> None:
@@ -109,6 +137,10 @@ class ArenaTransport(Protocol):
 
     async def flush(self) -> None:
         """Wait until the arena has every message sent so far."""
+        ...
+
+    async def world_running(self) -> bool | None:
+        """Whether the arena's 2-D world runs now; None when the arena does not say."""
         ...
 
 

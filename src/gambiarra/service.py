@@ -39,8 +39,10 @@ from gambiarra.domain.protocol import Challenge, Heartbeat, Perception, ServerEr
 from gambiarra.domain.round import Phase, RoundMachine
 from gambiarra.errors import GambiarraError, RunnerError, unwrap
 from gambiarra.ports import (
+    AnswerRecorded,
     ArenaTransport,
     Incoming,
+    LateChallenge,
     LinkDown,
     LinkUp,
     ModelRunner,
@@ -57,6 +59,8 @@ log = structlog.get_logger("gambiarra")
 # How long the last round's messages may take to reach the arena before a
 # `--rounds N` client exits anyway.
 FLUSH_TIMEOUT = 10.0
+# How often a stopped world is looked at again before joining it.
+WORLD_POLL_S = 5.0
 
 
 class ArenaClient:
@@ -96,6 +100,7 @@ class ArenaClient:
         self._generations: dict[int, anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._last_reason: str | None = None
+        self._joining: anyio.CancelScope | None = None
         self._log = log.bind(participant=machine.participant_id)
 
     async def run(self) -> None:
@@ -147,8 +152,18 @@ class ArenaClient:
             self._log.debug("heartbeat", ts=item.ts)
         elif isinstance(item, ServerError):
             self._on_error(item)
+        elif isinstance(item, LateChallenge):
+            left = f"faltam {item.left_ms / 1000:.0f} s"
+            self._status(
+                "late_join", f"entrando na rodada {item.challenge.round} já em andamento; {left}"
+            )
+            self._feed(ChallengeReceived(item.challenge, at=self._clock()))
+        elif isinstance(item, AnswerRecorded):
+            self._on_recorded(item)
         elif isinstance(item, SessionReplaced):
             self._feed(SessionEnded(at=self._clock()))
+            if self._world is not None:
+                self._world.round_free()  # the replaced round no longer holds the model
             self._status("session_replaced", "a organização abriu uma nova sessão; reconectando")
         else:
             self._on_link(item)
@@ -158,7 +173,7 @@ class ArenaClient:
         if isinstance(item, LinkUp):
             self._last_reason = None
             if self._world is not None:
-                self._world.joined()
+                self._start_joining()
             if item.first:
                 waiting = "entrando no mundo 2-D" if self._world else "aguardando o desafio"
                 self._status("registered", f"✓ registrado na arena; {waiting}...")
@@ -178,6 +193,38 @@ class ArenaClient:
                 self._last_reason = item.reason
                 line = f"⚠ {item.reason}; {wait}"
             self._status("retrying", line, item.attempt)
+
+    def _on_recorded(self, recorded: AnswerRecorded) -> None:
+        if recorded.exact:
+            line = f"✓ a arena registrou a rodada {recorded.round} ({recorded.chars} caracteres)"
+        else:
+            line = (
+                f"⚠ a arena registrou a rodada {recorded.round} com um texto diferente do "
+                f"enviado ({recorded.chars} caracteres)"
+            )
+        self._status("answer_recorded", line)
+
+    def _start_joining(self) -> None:
+        # A world the organiser stopped is started by any world_join (protocol.md):
+        # join only once it runs. A new link replaces a join still waiting.
+        if self._joining is not None:
+            self._joining.cancel()
+        assert self._tg is not None
+        self._joining = anyio.CancelScope()
+        self._tg.start_soon(self._join_world, self._joining)
+
+    async def _join_world(self, scope: anyio.CancelScope) -> None:
+        assert self._world is not None
+        with scope:
+            told = False
+            while await self._transport.world_running() is False:
+                if not told:
+                    told = True
+                    self._status(
+                        "world_stopped", "o mundo 2-D está parado; aguardando a organização"
+                    )
+                await anyio.sleep(WORLD_POLL_S)
+            self._world.joined()
 
     def _on_error(self, error: ServerError) -> None:
         text = error.message or error.code or "erro sem detalhe"

@@ -73,7 +73,7 @@ class WorldPlayer:
         self._max_pulses = max_pulses
         self._warnings = warnings
         self._clock = clock
-        self._send: Callable[[ClientMessage], None] = lambda message: None
+        self._send: Callable[[ClientMessage], object] = lambda message: None
         self._done: Callable[[], None] = lambda: None
         self._pending: Decide | None = None
         self._current: tuple[int, anyio.CancelScope] | None = None
@@ -83,7 +83,7 @@ class WorldPlayer:
     def summary(self) -> AgentSummary:
         return self.machine.summary
 
-    async def run(self, send: Callable[[ClientMessage], None], done: Callable[[], None]) -> None:
+    async def run(self, send: Callable[[ClientMessage], object], done: Callable[[], None]) -> None:
         """Decide pulses until cancelled; ``done`` is called after ``max_pulses``."""
         self._send, self._done = send, done
         for warning in self._warnings:

@@ -49,7 +49,7 @@ async def play_through_faults(
         settings = settings_for(arena, url=proxy.url(), rounds=1)
         runner = MockRunner("mock", tokens_per_second=400, length=400)
         container = fast_container(
-            settings, runner=runner, keepalive=0.2 if blackhole else 20.0, backoff=not blackhole
+            settings, runner=runner, keepalive=0.2 if blackhole else 20.0
         )
         async with playing(settings, container):
             await arena.wait_registered("ana-pc")

@@ -10,12 +10,15 @@ below its buffer's length) and accepts the rest, so no token is lost and none
 is counted twice.
 
 Ids are absolute positions in the stream of held frames, so a confirmation
-mark taken before later frames were added stays valid.
+mark taken before later frames were added stays valid. Each frame carries the
+round it belongs to, so that when the arena says exactly what it holds of a
+round (``resume``), that round's frames are replaced by the exact remainder.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 __all__ = ["DEFAULT_LIMIT", "Outbox"]
 
@@ -33,25 +36,25 @@ class Outbox:
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self.refused = 0
-        self._frames: deque[bytes] = deque()
+        self._frames: deque[tuple[int | None, bytes]] = deque()
         self._base = 0  # id of _frames[0]: everything before it is confirmed
         self._written = 0  # id of the next frame to write on the current link
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def add(self, frame: bytes, *, bounded: bool = True) -> bool:
-        """Hold a frame; False when a bounded frame finds the outbox full."""
+    def add(self, frame: bytes, *, round: int | None = None, bounded: bool = True) -> bool:
+        """Hold a frame of ``round``; False when a bounded frame finds the outbox full."""
         if bounded and len(self._frames) >= self.limit:
             self.refused += 1
             return False
-        self._frames.append(frame)
+        self._frames.append((round, frame))
         return True
 
     def next_unwritten(self) -> bytes | None:
         """The next frame to write on the current link, if any."""
         index = self._written - self._base
-        return self._frames[index] if index < len(self._frames) else None
+        return self._frames[index][1] if index < len(self._frames) else None
 
     def mark_written(self) -> int:
         """Record that the next frame was written; return the new written mark."""
@@ -67,6 +70,18 @@ class Outbox:
         return self._base
 
     @property
+    def end(self) -> int:
+        """The id the next frame added will get."""
+        return self._base + len(self._frames)
+
+    def find(self, frame: bytes) -> int | None:
+        """The id of this very frame object, if it is still held."""
+        for index, (_, held) in enumerate(self._frames):
+            if held is frame:
+                return self._base + index
+        return None
+
+    @property
     def unconfirmed(self) -> int:
         return len(self._frames)
 
@@ -79,6 +94,19 @@ class Outbox:
     def rewind(self) -> int:
         """A new link: everything unconfirmed must be written again. Returns how many."""
         self._written = self._base
+        return len(self._frames)
+
+    def resume(self, round: int, frames: Sequence[bytes]) -> int:
+        """A new link, and the arena told us what it holds of ``round``.
+
+        Everything unconfirmed is written again, except that ``round``'s own
+        frames are replaced by ``frames``: exactly what the arena lacks.
+        Returns how many frames will be written.
+        """
+        self.rewind()
+        others = [held for held in self._frames if held[0] != round]
+        self._frames = deque(others)
+        self._frames.extend((round, frame) for frame in frames)
         return len(self._frames)
 
     def clear(self) -> None:

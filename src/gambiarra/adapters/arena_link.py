@@ -1,0 +1,350 @@
+"""ArenaLink: the link to the arena, kept alive whatever the event night does.
+
+It carries out decisions and never makes one: every retry, back-off and stop
+comes from the pure ``LinkPolicy``, and what to do about the running round
+after a registration comes from ``after_registration``. One connection at a
+time; on each:
+
+- the reader takes every frame, so websockets answers the arena's pings while
+  a model generates, and hands messages to the client;
+- right after ``registered``, the arena's HTTP side says which round is
+  running and how many of our tokens it holds: the client joins a round it
+  never got, or continues ours from exactly that seq (falling back to
+  re-sending everything unconfirmed when the HTTP side does not answer);
+- ``Delivery`` writes and confirms frames; once a round's ``complete`` is
+  confirmed, one look-up checks that the arena recorded the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import anyio
+import anyio.abc
+import structlog
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from gambiarra.adapters import link_texts as texts
+from gambiarra.adapters.arena_http import ArenaHttp, NoRound, RecordedAnswer
+from gambiarra.adapters.arena_socket import Refused, SocketOptions, open_socket
+from gambiarra.adapters.delivery import Delivery
+from gambiarra.adapters.retry import backoff
+from gambiarra.adapters.throttle import Throttle
+from gambiarra.domain.arena_errors import ArenaErrorKind, classify
+from gambiarra.domain.link import (
+    ArenaErrorSeen,
+    Decision,
+    LinkClosed,
+    LinkPolicy,
+    RetryAfter,
+    Stop,
+    StopReason,
+)
+from gambiarra.domain.link import (
+    Registered as LinkRegistered,
+)
+from gambiarra.domain.outbox import Outbox
+from gambiarra.domain.protocol import (
+    Challenge,
+    ClientMessage,
+    Register,
+    Registered,
+    ServerError,
+    decode_server,
+    encode_client,
+)
+from gambiarra.domain.rejoin import OurRound, PlayRound, ResumeAt, RoundOnArena, after_registration
+from gambiarra.errors import ArenaRejected, ArenaUnreachable, GambiarraError, ProtocolError, unwrap
+from gambiarra.ports import (
+    AnswerRecorded,
+    Incoming,
+    LateChallenge,
+    LinkDown,
+    LinkUp,
+    Retrying,
+    SessionReplaced,
+)
+
+__all__ = ["ArenaLink"]
+
+log = structlog.get_logger("gambiarra.link")
+
+Receive = Callable[[Incoming], Awaitable[None]]
+
+
+class ArenaLink:
+    """Connects, registers, reconnects, and delivers round messages exactly once.
+
+    Args:
+        url: the arena's ``ws://`` or ``wss://`` URL.
+        register: the ``register`` message, sent on every (re)connection.
+        http: the arena's HTTP side; None plays without it (the Python arena
+            has none, and a swarm of hundreds must not poll it).
+        max_reconnects: failed or short-lived links in a row before giving up.
+        delays: the back-off schedule, restarted after a stable link.
+        ack_interval: how often unconfirmed frames are confirmed with a ping.
+        outbox: unconfirmed round frames (tests pass a small one).
+        clock: monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        register: Register,
+        *,
+        http: ArenaHttp | None = None,
+        socket: SocketOptions | None = None,
+        max_reconnects: int | None = None,
+        delays: Callable[[], Iterator[float]] = backoff,
+        ack_interval: float = 0.5,
+        outbox: Outbox | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._register = register
+        self._http = http
+        self._socket = socket if socket is not None else SocketOptions()
+        self._max_reconnects = max_reconnects
+        self._policy = LinkPolicy(delays, max_reconnects)
+        self._delivery = Delivery(outbox, ack_interval, self._final_confirmed)
+        self._clock = clock
+        self._reason = ""
+        self._registrations = 0
+        self._ours: OurRound | None = None
+        self._rounds: dict[int, RoundOnArena] = {}
+        self._resent_final: set[int] = set()
+        self._bad_frames = Throttle(anyio.current_time)
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._receive: Receive | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._delivery.outbox
+
+    # ------------------------------------------------------------ the port
+
+    def send(self, message: ClientMessage) -> bool:
+        return self._delivery.send(message)
+
+    async def flush(self) -> None:
+        await self._delivery.flush()
+
+    async def world_running(self) -> bool | None:
+        return None if self._http is None else await self._http.world_running()
+
+    async def run(self, receive: Receive) -> None:
+        """Keep a registered link until a decision says stop.
+
+        Raises:
+            ArenaRejected: wrong or expired PIN, or another client plays as this id.
+            ArenaUnreachable: not an arena, untrusted TLS, or --max-reconnects spent.
+        """
+        self._receive = receive
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                while True:
+                    for decision in await self._one_link(receive):
+                        await self._carry_out(decision, receive)
+        except Exception as exc:  # task groups wrap what their tasks raise
+            error = unwrap(exc)
+            if isinstance(error, GambiarraError) and error is not exc:
+                raise error from None
+            raise
+        finally:
+            if self._http is not None:
+                with anyio.move_on_after(1.0, shield=True):
+                    await self._http.aclose()
+
+    # ------------------------------------------------------------ one connection
+
+    async def _one_link(self, receive: Receive) -> list[Decision]:
+        try:
+            ws = await open_socket(self.url, self._socket)
+        except Refused as refused:
+            self._reason = refused.reason
+            return self._policy.handle(refused.event)
+        registered_at: list[float] = []  # set once this link registers
+        decisions: list[Decision] | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                await ws.send(encode_client(self._register), text=True)
+                decisions = await self._read(ws, tg, receive, registered_at)
+                tg.cancel_scope.cancel()
+        except Exception as exc:
+            if not isinstance(unwrap(exc), ConnectionClosed):
+                raise
+        finally:
+            self._delivery.linked = False
+            with anyio.move_on_after(1.0, shield=True):
+                await ws.close()  # a normal close (1000), also on Ctrl-C
+        if decisions:
+            return decisions  # an error frame decided; this close is part of it
+        code = ws.close_code
+        self._reason = texts.closed(code)
+        if registered_at:
+            await receive(LinkDown(self._reason))
+        lasted = self._clock() - (registered_at[0] if registered_at else self._clock())
+        return self._policy.handle(LinkClosed(code, lasted, bool(registered_at)))
+
+    async def _read(
+        self,
+        ws: ClientConnection,
+        tg: anyio.abc.TaskGroup,
+        receive: Receive,
+        registered_at: list[float],
+    ) -> list[Decision] | None:
+        """Hand over frames until the link closes (None) or an error frame decides."""
+        async for frame in ws:
+            message = self._decode(frame)
+            if isinstance(message, Registered):
+                if not registered_at:  # a replayed frame changes nothing
+                    registered_at.append(self._clock())
+                    self._delivery.linked = True
+                    self._policy.handle(LinkRegistered())
+                    self._registrations += 1
+                    first = self._registrations == 1
+                    await receive(LinkUp(message.session_id, 0, first))
+                    tg.start_soon(self._linked, ws, receive)
+            elif isinstance(message, ServerError):
+                decisions = await self._on_error(message, receive)
+                if decisions:
+                    return decisions
+            elif isinstance(message, Challenge):
+                self._ours = OurRound(message.round, message.session_id)
+                await receive(message)
+                self._learn_round(message.round)
+            elif message is not None:
+                await receive(message)
+        return None
+
+    async def _linked(self, ws: ClientConnection, receive: Receive) -> None:
+        """Registered: settle what to (re)send, then write until the link ends."""
+        late = await self._rejoin() if self._http is not None else self._delivery.rewind()
+        if isinstance(late, PlayRound):
+            self._ours = OurRound(late.challenge.round, late.challenge.session_id)
+            await receive(LateChallenge(late.challenge, late.left_ms))
+            self._learn_round(late.challenge.round)
+        await self._delivery.serve(ws)
+
+    async def _rejoin(self) -> PlayRound | None:
+        """Ask the arena what it holds; position the outbox. Returns a round to join."""
+        assert self._http is not None
+        current = await self._http.current_round()
+        now = await self._http.server_time_ms() if isinstance(current, RoundOnArena) else None
+        if current is None or (isinstance(current, RoundOnArena) and now is None):
+            self._delivery.rewind()  # the HTTP side did not answer: the old way
+            return None
+        arena = current if isinstance(current, RoundOnArena) else None
+        decision = after_registration(arena, now or 0, self._ours)
+        if isinstance(decision, ResumeAt) and arena is not None:
+            self._rounds[decision.round] = arena
+            await self._resume(decision)
+            return None
+        self._delivery.rewind()
+        if isinstance(decision, PlayRound) and arena is not None:
+            answered = await self._http.recorded_answer(arena.round_id)
+            if not isinstance(answered, RecordedAnswer):
+                self._rounds[arena.index] = arena
+                return decision
+        return None
+
+    async def _resume(self, resume: ResumeAt) -> None:
+        final = self._delivery.log.final is not None and self._delivery.log.round == resume.round
+        if final:
+            final = not await self._recorded(resume.round_id, resume.round)
+        resent = self._delivery.resume(resume.round, resume.seq, final=final)
+        if resent is None:
+            self._delivery.rewind()
+        log.info("resumed", round=resume.round, seq=resume.seq, final=final, resent=resent)
+
+    # ------------------------------------------------------------ decisions
+
+    async def _carry_out(self, decision: Decision, receive: Receive) -> None:
+        if isinstance(decision, RetryAfter):
+            await receive(Retrying(decision.seconds, decision.attempt, self._reason))
+            await anyio.sleep(decision.seconds)
+        elif isinstance(decision, Stop):
+            raise self._stopped(decision)
+
+    def _stopped(self, stop: Stop) -> GambiarraError:
+        rejected = {
+            StopReason.PIN_REJECTED: texts.PIN_REJECTED,
+            StopReason.PIN_EXPIRED: texts.PIN_EXPIRED,
+            StopReason.ID_IN_USE: texts.id_in_use(self._register.participant_id),
+        }
+        if stop.reason in rejected:
+            return ArenaRejected(rejected[stop.reason])
+        if stop.reason is StopReason.GAVE_UP:
+            failures = self._policy.failures
+            return ArenaUnreachable(texts.gave_up(self._reason, failures, self._max_reconnects))
+        return ArenaUnreachable(self._reason)
+
+    async def _on_error(self, error: ServerError, receive: Receive) -> list[Decision]:
+        kind = classify(error)
+        if kind is ArenaErrorKind.SESSION_ENDED:
+            self._delivery.forget()  # those rounds are gone; their numbers will be reused
+            self._ours = None
+            await receive(SessionReplaced())
+            self._reason = texts.SESSION_ENDED
+        elif kind is ArenaErrorKind.NO_SESSION:
+            self._reason = texts.NO_SESSION
+        elif kind is ArenaErrorKind.REGISTRATION_FAILED:
+            self._reason = texts.REGISTRATION_FAILED
+        elif kind is ArenaErrorKind.CLIENT_BUG:
+            log.error("client_bug_reported_by_arena", message=error.message, after=self._last)
+        decisions = self._policy.handle(ArenaErrorSeen(kind))
+        if not decisions and kind in (ArenaErrorKind.CLIENT_BUG, ArenaErrorKind.OTHER):
+            await receive(error)
+        return decisions
+
+    @property
+    def _last(self) -> str:
+        return self._delivery.last_sent
+
+    # ------------------------------------------------------------ the arena's record
+
+    def _learn_round(self, index: int) -> None:
+        """Look the round up in the background: its id is needed to check the record."""
+        if self._http is not None and self._tg is not None and index not in self._rounds:
+            self._tg.start_soon(self._look_up_round, index)
+
+    async def _look_up_round(self, index: int) -> None:
+        assert self._http is not None
+        current = await self._http.current_round()
+        if isinstance(current, RoundOnArena) and current.index == index:
+            self._rounds[index] = current
+
+    def _final_confirmed(self, round: int) -> None:
+        if self._http is not None and self._tg is not None and round in self._rounds:
+            self._tg.start_soon(self._check_record, round)
+
+    async def _check_record(self, round: int) -> None:
+        """One look-up after a confirmed complete; re-send it only if it is missing."""
+        recorded = await self._recorded(self._rounds[round].round_id, round, report=True)
+        if not recorded and round not in self._resent_final and self._delivery.resend_final(round):
+            self._resent_final.add(round)
+            log.warning("complete_missing_resent", round=round)
+
+    async def _recorded(self, round_id: str, round: int, *, report: bool = False) -> bool:
+        """Whether the arena has our answer to that round (unknown counts as yes)."""
+        assert self._http is not None
+        answer = await self._http.recorded_answer(round_id)
+        if isinstance(answer, NoRound):
+            return False
+        if answer is not None and report and self._receive is not None:
+            mine = self._delivery.log
+            exact = mine.round == round and answer.generated_content == mine.text
+            await self._receive(AnswerRecorded(round, len(answer.generated_content), exact))
+        return True
+
+    def _decode(self, frame: str | bytes) -> Incoming | None:
+        try:
+            return decode_server(frame)
+        except ProtocolError as exc:
+            allowed, suppressed = self._bad_frames.allow()
+            if allowed:
+                log.warning("arena_frame_ignored", reason=str(exc)[:200], suppressed=suppressed)
+            return None

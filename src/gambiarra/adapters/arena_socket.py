@@ -1,0 +1,124 @@
+"""Opening a WebSocket to the arena, with every failure turned into a link event.
+
+``open_socket`` either returns an open connection or raises ``Refused``,
+which carries the event for the link policy (``UpgradeRefused``,
+``ConnectFailed``) and a one-line reason in Portuguese for the participant.
+Used by the reconnect loop and by ``doctor``'s probe alike.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from gambiarra.domain.link import ConnectFailed, ConnectFailure, UpgradeRefused
+from gambiarra.errors import ConfigError
+
+__all__ = ["MAX_FRAME", "Refused", "SocketOptions", "open_socket"]
+
+MAX_FRAME = 2**20  # the arena's own limit; anything larger is not a real message
+
+
+class Refused(Exception):
+    """No WebSocket: ``event`` for the link policy, ``reason`` for the participant."""
+
+    def __init__(self, event: UpgradeRefused | ConnectFailed, reason: str) -> None:
+        super().__init__(reason)
+        self.event = event
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SocketOptions:
+    """How to open the arena's WebSocket.
+
+    ``ping_interval`` and ``ping_timeout`` are websockets' keepalive: a silent
+    link is declared dead after about their sum.
+    """
+
+    ssl_context: ssl.SSLContext | None = None
+    open_timeout: float = 10.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+
+
+async def open_socket(url: str, options: SocketOptions) -> ClientConnection:
+    """Open the WebSocket (no register yet).
+
+    Raises:
+        Refused: nothing answered, the upgrade was refused, or TLS failed.
+        ConfigError: the URL is not a ws:// or wss:// URL.
+    """
+    # Only pass `ssl` with our own context: websockets verifies wss:// by
+    # default, and an explicit ssl=None would turn TLS off.
+    tls = {"ssl": options.ssl_context} if options.ssl_context and url.startswith("wss:") else {}
+    try:
+        return await connect(
+            url,
+            **tls,  # type: ignore[arg-type]
+            open_timeout=options.open_timeout,
+            ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout,
+            close_timeout=1.0,
+            max_size=MAX_FRAME,
+            compression=None,  # tiny frames: deflate costs CPU and buys nothing
+            proxy=None,  # a LAN arena is never behind the user's HTTP proxy
+        )
+    except InvalidURI:
+        raise ConfigError(f"{url} não é um endereço ws:// ou wss://") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise Refused(
+            ConnectFailed(ConnectFailure.TLS_UNTRUSTED),
+            f"o certificado da arena em {url} não é confiável ({exc.verify_message}): "
+            "se a organização usa um certificado próprio, passe-o com --ca-file",
+        ) from None
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        wait = retry_after(exc.response.headers.get("Retry-After"))
+        raise Refused(UpgradeRefused(status, wait), _status_reason(url, status)) from None
+    except (OSError, InvalidHandshake, TimeoutError) as exc:
+        kind, why = _failure(exc)
+        raise Refused(ConnectFailed(kind), f"nenhuma arena respondeu em {url} ({why})") from None
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _status_reason(url: str, status: int) -> str:
+    if status == 429:
+        return "a arena (ou um proxy na frente dela) pediu para esperar: muitas conexões (HTTP 429)"
+    if status in (408, 503):
+        return f"a arena está ocupada (HTTP {status})"
+    if 400 <= status < 500:
+        return (
+            f"{url} respondeu HTTP {status} em vez de abrir o WebSocket: "
+            "confira o caminho em --url (normalmente termina em /ws)"
+        )
+    return f"a arena respondeu HTTP {status}"
+
+
+def _failure(exc: Exception) -> tuple[ConnectFailure, str]:
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectFailure.REFUSED, "conexão recusada"
+    if isinstance(exc, socket.gaierror):
+        return ConnectFailure.NO_ADDRESS, "endereço não encontrado"
+    if isinstance(exc, TimeoutError):
+        return ConnectFailure.TIMEOUT, "sem resposta"
+    return ConnectFailure.OTHER, str(exc) or type(exc).__name__
