@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import respx
 from anyio.abc import SocketAttribute, SocketStream
 
+from gambiarra.adapters.llamacpp import LlamaCppRunner
+from gambiarra.adapters.ollama import OllamaRunner
+from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.arena.server import PracticeArena
+from gambiarra.domain.events import GenerationRequest
+from gambiarra.errors import RunnerFailed
 from tests.conftest import wire
 from tests.integration.conftest import (
     CHUNK_SIZES,
@@ -124,9 +130,12 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
                 entries.append(entry)
     not_found, midstream, good = entries
     assert not_found.complete is None
+    assert not_found.errors[0]["message"].startswith("o Ollama respondeu 404: ")
     assert "not found" in not_found.errors[0]["message"]
-    assert "404" in not_found.errors[0]["message"]
     assert midstream.tokens == ["Um", " dois"]
+    assert midstream.errors[0]["message"].startswith(
+        "o Ollama avisou um erro no meio da resposta: "
+    )
     assert "unexpected EOF" in midstream.errors[0]["message"]
     assert midstream.errors[0]["code"] == "GENERATION_FAILED"
     assert good.complete is not None
@@ -146,12 +155,16 @@ class BrokenBody(httpx.AsyncByteStream):
 @pytest.mark.parametrize(
     ("label", "response", "needle"),
     [
-        ("HTTP 500", httpx.Response(500, text="internal error"), "500"),
-        ("closed mid-stream", httpx.Response(200, stream=BrokenBody()), "mid-answer"),
-        ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'), "malformed"),
-        ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'), "before"),
+        ("HTTP 500", httpx.Response(500, text="internal error"),
+         "o Ollama respondeu 500: internal error"),
+        ("closed mid-stream", httpx.Response(200, stream=BrokenBody()),
+         "o modelo parou no meio da resposta: o Ollama fechou a conexão"),
+        ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'),
+         "o Ollama mandou uma linha que não é JSON"),
+        ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'),
+         "o Ollama encerrou a resposta antes do fim"),
     ],
-)
+)  # fmt: skip
 async def test_broken_model_servers_fail_the_round_not_the_client(
     arena: PracticeArena, label: str, response: httpx.Response, needle: str
 ) -> None:
@@ -173,7 +186,8 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
                     await entries[-1].done.wait()
     failed, next_round = entries
     assert failed.complete is None, label
-    assert needle in failed.errors[0]["message"]
+    assert failed.errors[0]["message"].startswith(needle)
+    assert len(failed.errors[0]["message"]) < 500
     assert next_round.complete is not None
     assert next_round.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
     assert len(arena.registrations) == 1
@@ -226,5 +240,75 @@ async def test_a_stalled_model_server_fails_the_round_after_runner_timeout(
                 await entry.done.wait()
         tg.cancel_scope.cancel()
     assert entry.tokens == ["Um"]
-    assert "sent nothing for too long" in entry.errors[0]["message"]
+    assert entry.errors[0]["message"].startswith(
+        "o Ollama ficou tempo demais sem mandar nada: confira se o modelo travou"
+    )
     assert entry.complete is None
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """An error page that never ends; counts what the client read of it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        while True:
+            await anyio.lowlevel.checkpoint()
+            self.read += 4099
+            yield b"<html>" + b"x" * 4093
+
+
+REQUEST = GenerationRequest(round=1, prompt="Era uma vez", max_tokens=5, temperature=0.0)
+
+
+async def drain(runner: OllamaRunner | OpenAICompatRunner | LlamaCppRunner) -> list[str]:
+    return [chunk.text async for chunk in runner.stream(REQUEST)]
+
+
+async def test_an_endless_error_page_is_cut_short() -> None:
+    """A 500 whose body never ends: a short error, read in bounded memory."""
+    page = EndlessBody()
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.post("/api/generate").respond(500, stream=page)
+        runner = OllamaRunner(httpx.AsyncClient(base_url=OLLAMA), "llama3.1:8b")
+        with anyio.fail_after(5), pytest.raises(RunnerFailed) as failed:
+            await drain(runner)
+    message = str(failed.value)
+    assert message.startswith("o Ollama respondeu 500: <html>xxx")
+    assert len(message) < 500
+    assert page.read < 128 * 1024
+
+
+SSE_RUNNERS = {
+    "lmstudio": (LMSTUDIO, "/v1/completions", "o LM Studio"),
+    "llamacpp": ("http://llamacpp.test", "/completion", "o llama.cpp"),
+}
+
+
+def sse_runner(kind: str) -> OpenAICompatRunner | LlamaCppRunner:
+    http = httpx.AsyncClient(base_url=SSE_RUNNERS[kind][0])
+    return OpenAICompatRunner(http, "m") if kind == "lmstudio" else LlamaCppRunner(http, "m")
+
+
+@pytest.mark.parametrize("kind", SSE_RUNNERS)
+@pytest.mark.parametrize(
+    ("status", "body", "needle"),
+    [
+        (500, b'{"error":{"message":"out of memory"}}', "{server} respondeu 500: out of memory"),
+        (200, b'data: {"error":{"message":"boom"}}\n\n',
+         "{server} avisou um erro no meio da resposta: boom"),
+        (200, b"data: {x\n\n", "{server} mandou um evento que não é JSON"),
+        (200, b'data: {"choices":[{"text":"a"}],"content":"a"}\n\n',
+         "{server} encerrou a resposta"),
+    ],
+)  # fmt: skip
+async def test_sse_runner_failures_are_told_in_portuguese(
+    kind: str, status: int, body: bytes, needle: str
+) -> None:
+    base, path, server = SSE_RUNNERS[kind]
+    with respx.mock(base_url=base) as mock:
+        mock.post(path).respond(status, content=body)
+        with pytest.raises(RunnerFailed) as failed:
+            await drain(sse_runner(kind))
+    assert str(failed.value).startswith(needle.format(server=server))

@@ -279,3 +279,15 @@ async def test_debug_log_shows_what_was_sent_to_the_model(arena: PracticeArena, 
     assert sent["body"]["prompt"] == "Responda em uma linha: Quanto é 2+2?"
     assert sent["body"]["system"] == "Seja gentil."
     assert sent["body"] == request_body(route.calls)
+
+
+def test_the_mock_model_honours_max_tokens_and_a_negative_one_means_no_limit() -> None:
+    from gambiarra.adapters.mock import MockRunner
+    from gambiarra.domain.events import GenerationRequest
+
+    runner = MockRunner(length=30)
+    limited = GenerationRequest(round=1, prompt="p", max_tokens=3, temperature=0.0, seed=1)
+    unlimited = GenerationRequest(round=1, prompt="p", max_tokens=-1, temperature=0.0, seed=1)
+    assert len(runner.text(limited)) == 3
+    assert len(runner.text(unlimited)) == 30
+    assert runner.text(unlimited)[:3] == runner.text(limited)
