@@ -33,7 +33,8 @@ pytestmark = pytest.mark.anyio
 
 async def play_one_round(arena: PracticeArena, runner: str, model: str, **challenge: object):  # type: ignore[no-untyped-def]
     async with playing(settings_for(arena, runner=runner, model=model, rounds=1)):
-        await arena.wait_registered("ana-pc")
+        with anyio.fail_after(5):
+            await arena.wait_registered("ana-pc")
         record = await arena.start_round("Era uma vez", **challenge)  # type: ignore[arg-type]
         entry = record.entry("ana-pc")
         with anyio.fail_after(10):
@@ -120,7 +121,8 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
         mock.post("/api/generate").mock(side_effect=list(answers))
         settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=3)
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             entries = []
             for _ in answers:
                 record = await arena.start_round("Era uma vez")
@@ -177,7 +179,8 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
         mock.post("/api/generate").mock(side_effect=[response, good])
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             entries = []
             for _ in range(2):
                 record = await arena.start_round("Era uma vez")
@@ -233,7 +236,8 @@ async def test_a_stalled_model_server_fails_the_round_after_runner_timeout(
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, stalling_ollama)
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             record = await arena.start_round("Era uma vez")
             entry = record.entry("ana-pc")
             with anyio.fail_after(5):

@@ -243,6 +243,16 @@ def test_a_piece_too_big_for_one_frame_is_split_and_counted_once() -> None:
     assert complete.tokens == 3
 
 
+@pytest.mark.parametrize("char", ["\x01", '"', "🎉", "ã", "x"])
+def test_split_frames_stay_far_under_a_mebibyte_whatever_the_text(char: str) -> None:
+    """JSON escaping makes a character at most 6 bytes: \\u0001 is the worst case."""
+    text = char * (MAX_TOKEN_CHARS * 3 + 1)
+    frames = tokens(feed(machine(), challenge_at(0.0), TokenProduced(1, text, 0.1)))
+    assert len(frames) == 4
+    assert "".join(t.content for t in frames) == text
+    assert max(len(encode_client(t)) for t in frames) < 1 << 19
+
+
 def test_the_max_tokens_th_piece_is_sent_then_the_generation_is_stopped() -> None:
     """The arena enforces no max_tokens: the client cancels and completes at once."""
     m = machine()
