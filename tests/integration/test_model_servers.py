@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import respx
 from anyio.abc import SocketAttribute, SocketStream
 
+from gambiarra.adapters.llamacpp import LlamaCppRunner
+from gambiarra.adapters.ollama import OllamaRunner
+from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.arena.server import PracticeArena
+from gambiarra.domain.events import GenerationRequest
+from gambiarra.errors import RunnerFailed
 from tests.conftest import wire
 from tests.integration.conftest import (
     CHUNK_SIZES,
@@ -27,7 +33,8 @@ pytestmark = pytest.mark.anyio
 
 async def play_one_round(arena: PracticeArena, runner: str, model: str, **challenge: object):  # type: ignore[no-untyped-def]
     async with playing(settings_for(arena, runner=runner, model=model, rounds=1)):
-        await arena.wait_registered("ana-pc")
+        with anyio.fail_after(5):
+            await arena.wait_registered("ana-pc")
         record = await arena.start_round("Era uma vez", **challenge)  # type: ignore[arg-type]
         entry = record.entry("ana-pc")
         with anyio.fail_after(10):
@@ -114,7 +121,8 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
         mock.post("/api/generate").mock(side_effect=list(answers))
         settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=3)
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             entries = []
             for _ in answers:
                 record = await arena.start_round("Era uma vez")
@@ -124,9 +132,12 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
                 entries.append(entry)
     not_found, midstream, good = entries
     assert not_found.complete is None
+    assert not_found.errors[0]["message"].startswith("o Ollama respondeu 404: ")
     assert "not found" in not_found.errors[0]["message"]
-    assert "404" in not_found.errors[0]["message"]
     assert midstream.tokens == ["Um", " dois"]
+    assert midstream.errors[0]["message"].startswith(
+        "o Ollama avisou um erro no meio da resposta: "
+    )
     assert "unexpected EOF" in midstream.errors[0]["message"]
     assert midstream.errors[0]["code"] == "GENERATION_FAILED"
     assert good.complete is not None
@@ -146,12 +157,16 @@ class BrokenBody(httpx.AsyncByteStream):
 @pytest.mark.parametrize(
     ("label", "response", "needle"),
     [
-        ("HTTP 500", httpx.Response(500, text="internal error"), "500"),
-        ("closed mid-stream", httpx.Response(200, stream=BrokenBody()), "mid-answer"),
-        ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'), "malformed"),
-        ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'), "before"),
+        ("HTTP 500", httpx.Response(500, text="internal error"),
+         "o Ollama respondeu 500: internal error"),
+        ("closed mid-stream", httpx.Response(200, stream=BrokenBody()),
+         "o modelo parou no meio da resposta: o Ollama fechou a conexão"),
+        ("malformed line", httpx.Response(200, content=b'{"response":"a"\n'),
+         "o Ollama mandou uma linha que não é JSON"),
+        ("no done line", httpx.Response(200, content=b'{"response":"a","done":false}\n'),
+         "o Ollama encerrou a resposta antes do fim"),
     ],
-)
+)  # fmt: skip
 async def test_broken_model_servers_fail_the_round_not_the_client(
     arena: PracticeArena, label: str, response: httpx.Response, needle: str
 ) -> None:
@@ -164,7 +179,8 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
         mock.post("/api/generate").mock(side_effect=[response, good])
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             entries = []
             for _ in range(2):
                 record = await arena.start_round("Era uma vez")
@@ -173,7 +189,8 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
                     await entries[-1].done.wait()
     failed, next_round = entries
     assert failed.complete is None, label
-    assert needle in failed.errors[0]["message"]
+    assert failed.errors[0]["message"].startswith(needle)
+    assert len(failed.errors[0]["message"]) < 500
     assert next_round.complete is not None
     assert next_round.text == "".join(ollama_pieces(wire("ollama-generate.ndjson")))
     assert len(arena.registrations) == 1
@@ -219,12 +236,83 @@ async def test_a_stalled_model_server_fails_the_round_after_runner_timeout(
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, stalling_ollama)
         async with playing(settings):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             record = await arena.start_round("Era uma vez")
             entry = record.entry("ana-pc")
             with anyio.fail_after(5):
                 await entry.done.wait()
         tg.cancel_scope.cancel()
     assert entry.tokens == ["Um"]
-    assert "sent nothing for too long" in entry.errors[0]["message"]
+    assert entry.errors[0]["message"].startswith(
+        "o Ollama ficou tempo demais sem mandar nada: confira se o modelo travou"
+    )
     assert entry.complete is None
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """An error page that never ends; counts what the client read of it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        while True:
+            await anyio.lowlevel.checkpoint()
+            self.read += 4099
+            yield b"<html>" + b"x" * 4093
+
+
+REQUEST = GenerationRequest(round=1, prompt="Era uma vez", max_tokens=5, temperature=0.0)
+
+
+async def drain(runner: OllamaRunner | OpenAICompatRunner | LlamaCppRunner) -> list[str]:
+    return [chunk.text async for chunk in runner.stream(REQUEST)]
+
+
+async def test_an_endless_error_page_is_cut_short() -> None:
+    """A 500 whose body never ends: a short error, read in bounded memory."""
+    page = EndlessBody()
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.post("/api/generate").respond(500, stream=page)
+        runner = OllamaRunner(httpx.AsyncClient(base_url=OLLAMA), "llama3.1:8b")
+        with anyio.fail_after(5), pytest.raises(RunnerFailed) as failed:
+            await drain(runner)
+    message = str(failed.value)
+    assert message.startswith("o Ollama respondeu 500: <html>xxx")
+    assert len(message) < 500
+    assert page.read < 128 * 1024
+
+
+SSE_RUNNERS = {
+    "lmstudio": (LMSTUDIO, "/v1/completions", "o LM Studio"),
+    "llamacpp": ("http://llamacpp.test", "/completion", "o llama.cpp"),
+}
+
+
+def sse_runner(kind: str) -> OpenAICompatRunner | LlamaCppRunner:
+    http = httpx.AsyncClient(base_url=SSE_RUNNERS[kind][0])
+    return OpenAICompatRunner(http, "m") if kind == "lmstudio" else LlamaCppRunner(http, "m")
+
+
+@pytest.mark.parametrize("kind", SSE_RUNNERS)
+@pytest.mark.parametrize(
+    ("status", "body", "needle"),
+    [
+        (500, b'{"error":{"message":"out of memory"}}', "{server} respondeu 500: out of memory"),
+        (200, b'data: {"error":{"message":"boom"}}\n\n',
+         "{server} avisou um erro no meio da resposta: boom"),
+        (200, b"data: {x\n\n", "{server} mandou um evento que não é JSON"),
+        (200, b'data: {"choices":[{"text":"a"}],"content":"a"}\n\n',
+         "{server} encerrou a resposta"),
+    ],
+)  # fmt: skip
+async def test_sse_runner_failures_are_told_in_portuguese(
+    kind: str, status: int, body: bytes, needle: str
+) -> None:
+    base, path, server = SSE_RUNNERS[kind]
+    with respx.mock(base_url=base) as mock:
+        mock.post(path).respond(status, content=body)
+        with pytest.raises(RunnerFailed) as failed:
+            await drain(sse_runner(kind))
+    assert str(failed.value).startswith(needle.format(server=server))

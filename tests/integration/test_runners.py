@@ -130,7 +130,8 @@ async def play_case(
     with respx.mock(base_url=BASES[case.runner]) as mock:
         route = mock_server(mock, case, size)
         async with playing(settings, fast_container(settings)):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             record = await arena.start_round("Olá?", max_tokens=64, temperature=0, seed=7)
             with anyio.fail_after(10):
                 await record.entry("ana-pc").done.wait()
@@ -204,7 +205,8 @@ async def test_a_round_spent_thinking_completes_empty(arena: PracticeArena) -> N
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
         mock.post("/api/generate").mock(side_effect=replay(thinking_only, 5))
         async with playing(settings, fast_container(settings)):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             record = await arena.start_round("Pense muito", max_tokens=2)
             with anyio.fail_after(5):
                 await record.entry("ana-pc").done.wait()
@@ -237,7 +239,8 @@ async def test_save_dir_keeps_each_round_and_its_drawing(arena: PracticeArena, t
     settings = settings_for(arena, rounds=1, save_dir=str(tmp_path))
     container = fast_container(settings, runner=ScriptedRunner(*pieces))
     async with playing(settings, container):
-        await arena.wait_registered("ana-pc")
+        with anyio.fail_after(5):
+            await arena.wait_registered("ana-pc")
         record = await arena.start_round("Desenhe um sol em SVG", max_tokens=4)
         with anyio.fail_after(5):
             await record.entry("ana-pc").done.wait()
@@ -271,7 +274,8 @@ async def test_debug_log_shows_what_was_sent_to_the_model(arena: PracticeArena, 
     with structlog.testing.capture_logs() as logs, respx.mock(base_url=BASES["ollama"]) as mock:
         route = mock_server(mock, case, 7)
         async with playing(settings, fast_container(settings)):
-            await arena.wait_registered("ana-pc")
+            with anyio.fail_after(5):
+                await arena.wait_registered("ana-pc")
             record = await arena.start_round("Quanto é 2+2?")
             with anyio.fail_after(5):
                 await record.entry("ana-pc").done.wait()
@@ -279,3 +283,15 @@ async def test_debug_log_shows_what_was_sent_to_the_model(arena: PracticeArena, 
     assert sent["body"]["prompt"] == "Responda em uma linha: Quanto é 2+2?"
     assert sent["body"]["system"] == "Seja gentil."
     assert sent["body"] == request_body(route.calls)
+
+
+def test_the_mock_model_honours_max_tokens_and_a_negative_one_means_no_limit() -> None:
+    from gambiarra.adapters.mock import MockRunner
+    from gambiarra.domain.events import GenerationRequest
+
+    runner = MockRunner(length=30)
+    limited = GenerationRequest(round=1, prompt="p", max_tokens=3, temperature=0.0, seed=1)
+    unlimited = GenerationRequest(round=1, prompt="p", max_tokens=-1, temperature=0.0, seed=1)
+    assert len(runner.text(limited)) == 3
+    assert len(runner.text(unlimited)) == 30
+    assert runner.text(unlimited)[:3] == runner.text(limited)

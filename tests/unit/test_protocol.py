@@ -15,6 +15,7 @@ from gambiarra.domain.protocol import (
     ErrorReport,
     Heartbeat,
     ModelInfo,
+    Perception,
     Register,
     Registered,
     ServerError,
@@ -128,6 +129,30 @@ def test_malformed_frames_raise_protocol_error(frame: str | bytes) -> None:
     """Anything that is not a usable message becomes our own ProtocolError."""
     with pytest.raises(ProtocolError):
         decode_server(frame)
+
+
+def test_integral_floats_are_taken_as_integers() -> None:
+    """A server that writes 10.0 for 10 still gets its round played."""
+    challenge = decode_server(
+        '{"type":"challenge","round":1.0,"prompt":"p","max_tokens":10.0,'
+        '"temperature":1.0,"deadline_ms":30000.0,"seed":7.0}'
+    )
+    assert challenge == Challenge(
+        round=1, prompt="p", max_tokens=10, temperature=1.0, deadline_ms=30000, seed=7
+    )
+    assert isinstance(challenge, Challenge)
+    assert (type(challenge.round), type(challenge.max_tokens)) == (int, int)
+    perception = decode_server('{"type":"perception","pulse":7.0,"score":2.0}')
+    assert isinstance(perception, Perception)
+    assert (perception.pulse, type(perception.pulse), type(perception.score)) == (7, int, int)
+    assert decode_server('{"type":"heartbeat","ts":1764090000000.0}') == Heartbeat(ts=1764090000000)
+
+
+@pytest.mark.parametrize("value", ["10.5", '"10"', "true", "1e300", "1e400", "[10]"])
+def test_other_junk_in_an_integer_field_is_still_refused(value: str) -> None:
+    """Only integral floats are forgiven: not fractions, strings, booleans or huge numbers."""
+    with pytest.raises(ProtocolError):
+        decode_server(f'{{"type":"challenge","round":1,"prompt":"p","max_tokens":{value}}}')
 
 
 def test_server_error_keeps_message_and_code() -> None:

@@ -10,6 +10,7 @@ from gambiarra.domain.events import (
     CancelGeneration,
     ChallengeReceived,
     DeadlinePassed,
+    DeliveryRefused,
     Event,
     GenerationRequest,
     Outcome,
@@ -21,8 +22,21 @@ from gambiarra.domain.events import (
     StartGeneration,
     TokenProduced,
 )
-from gambiarra.domain.protocol import Challenge, Complete, ErrorReport, ModelInfo, Token
-from gambiarra.domain.round import Fallbacks, Phase, RoundMachine
+from gambiarra.domain.protocol import (
+    Challenge,
+    Complete,
+    ErrorReport,
+    ModelInfo,
+    Token,
+    encode_client,
+)
+from gambiarra.domain.round import (
+    MAX_ERROR_CHARS,
+    MAX_TOKEN_CHARS,
+    Fallbacks,
+    Phase,
+    RoundMachine,
+)
 from gambiarra.errors import RoundStateError
 
 INFO = ModelInfo(name="llama3.1:8b", runner="ollama")
@@ -199,3 +213,142 @@ def test_session_end_cancels_the_round_and_late_events_are_dropped() -> None:
     assert m.handle(TokenProduced(1, "late", 0.3)) == []
     assert m.handle(RunnerFinished(1, 0.4)) == []
     assert [type(a) for a in m.handle(challenge_at(1.0))] == [StartGeneration]
+
+
+def tokens(actions: list[Action]) -> list[Token]:
+    return [m for m in sent(actions) if isinstance(m, Token)]
+
+
+def completes(actions: list[Action]) -> list[Complete]:
+    return [m for m in sent(actions) if isinstance(m, Complete)]
+
+
+def test_a_piece_too_big_for_one_frame_is_split_and_counted_once() -> None:
+    """Frames stay far under the arena's 1 MiB; the piece is one model token."""
+    big = "🎉ã" * (MAX_TOKEN_CHARS + 7)  # 2 * 64 Ki + 14 characters: three frames
+    actions = feed(
+        machine(),
+        challenge_at(0.0),
+        TokenProduced(1, "Era", 0.1),
+        TokenProduced(1, big, 0.2),
+        TokenProduced(1, "!", 0.3),
+        RunnerFinished(1, 0.4),
+    )
+    frames = tokens(actions)
+    assert [t.seq for t in frames] == [0, 1, 2, 3, 4]
+    assert "".join(t.content for t in frames) == "Era" + big + "!"
+    assert [len(t.content) for t in frames[1:4]] == [MAX_TOKEN_CHARS, MAX_TOKEN_CHARS, 14]
+    assert max(len(encode_client(t)) for t in frames) < 1 << 19
+    (complete,) = completes(actions)
+    assert complete.tokens == 3
+
+
+@pytest.mark.parametrize("char", ["\x01", '"', "🎉", "ã", "x"])
+def test_split_frames_stay_far_under_a_mebibyte_whatever_the_text(char: str) -> None:
+    """JSON escaping makes a character at most 6 bytes: \\u0001 is the worst case."""
+    text = char * (MAX_TOKEN_CHARS * 3 + 1)
+    frames = tokens(feed(machine(), challenge_at(0.0), TokenProduced(1, text, 0.1)))
+    assert len(frames) == 4
+    assert "".join(t.content for t in frames) == text
+    assert max(len(encode_client(t)) for t in frames) < 1 << 19
+
+
+def test_the_max_tokens_th_piece_is_sent_then_the_generation_is_stopped() -> None:
+    """The arena enforces no max_tokens: the client cancels and completes at once."""
+    m = machine()
+    feed(m, challenge_at(0.0, max_tokens=3), TokenProduced(1, "a", 0.1), TokenProduced(1, "b", 0.2))
+    actions = m.handle(TokenProduced(1, "c", 0.3))
+    assert [type(a) for a in actions] == [Send, CancelGeneration, Send, RoundEnded]
+    assert tokens(actions) == [Token(round=1, participant_id="ana-pc", seq=2, content="c")]
+    assert actions[1] == CancelGeneration(1)
+    (complete,) = completes(actions)
+    assert (complete.tokens, complete.duration_ms) == (3, 300)
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].outcome is Outcome.FINISHED
+    assert m.handle(TokenProduced(1, "d", 0.4)) == []
+    assert m.handle(RunnerFinished(1, 0.5)) == []
+
+
+def test_the_token_budget_counts_pieces_not_frames() -> None:
+    big = "x" * (MAX_TOKEN_CHARS * 2)
+    actions = feed(
+        machine(), challenge_at(0.0, max_tokens=2), TokenProduced(1, big, 0.1),
+        TokenProduced(1, "y", 0.2),
+    )  # fmt: skip
+    assert [t.seq for t in tokens(actions)] == [0, 1, 2]
+    (complete,) = completes(actions)
+    assert complete.tokens == 2
+
+
+def test_max_tokens_zero_sends_nothing_and_a_negative_one_means_no_limit() -> None:
+    actions = feed(machine(), challenge_at(0.0, max_tokens=0), TokenProduced(1, "a", 0.1))
+    assert tokens(actions) == []
+    assert [c.tokens for c in completes(actions)] == [0]
+    assert CancelGeneration(1) in actions
+    pieces = [TokenProduced(1, "a", 0.1 + i / 1000) for i in range(500)]
+    actions = feed(machine(), challenge_at(0.0, max_tokens=-1), *pieces)
+    assert len(tokens(actions)) == 500
+    assert completes(actions) == []
+
+
+def test_a_token_after_the_deadline_is_dropped_and_ends_the_round() -> None:
+    """A burst read after the deadline, before the shell's timer fired, is not sent."""
+    m = machine()
+    actions = feed(
+        m,
+        challenge_at(10.0, deadline_ms=1000),
+        TokenProduced(1, "a", 10.5),
+        TokenProduced(1, "late", 11.0),
+        TokenProduced(1, "later", 11.01),
+        DeadlinePassed(1, 11.02),
+    )
+    assert [t.content for t in tokens(actions)] == ["a"]
+    assert CancelGeneration(1) in actions
+    (complete,) = completes(actions)
+    assert complete.tokens == 1
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].outcome is Outcome.DEADLINE
+
+
+def test_a_refused_frame_ends_the_round_with_what_can_still_arrive() -> None:
+    """Pieces with every frame below the refused seq are counted; the rest is cut."""
+    m = machine()
+    big = "x" * (MAX_TOKEN_CHARS + 1)  # frames 1 and 2
+    feed(
+        m, challenge_at(0.0), TokenProduced(1, "a", 0.1), TokenProduced(1, big, 0.2),
+        TokenProduced(1, "b", 0.3),
+    )  # fmt: skip
+    actions = m.handle(DeliveryRefused(1, seq=2, at=0.8))
+    assert [type(a) for a in actions] == [CancelGeneration, Send, RoundEnded]
+    (complete,) = completes(actions)
+    assert (complete.tokens, complete.duration_ms, complete.latency_ms_first_token) == (1, 800, 100)
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].outcome is Outcome.UNDELIVERED
+    assert m.handle(TokenProduced(1, "c", 0.9)) == []
+    assert m.handle(DeliveryRefused(1, seq=3, at=0.9)) == []
+
+
+@pytest.mark.parametrize(("seq", "counted"), [(0, 0), (1, 1), (3, 2), (4, 3)])
+def test_refusal_counts_only_whole_pieces(seq: int, counted: int) -> None:
+    big = "x" * (MAX_TOKEN_CHARS + 1)
+    m = machine()
+    feed(m, challenge_at(0.0), *(TokenProduced(1, t, 0.1) for t in ("a", big, "b", "c")))
+    (complete,) = completes(m.handle(DeliveryRefused(1, seq=seq, at=1.0)))
+    assert complete.tokens == counted
+    if counted == 0:
+        assert complete.latency_ms_first_token is msgspec.UNSET
+
+
+def test_a_refusal_for_another_round_changes_nothing() -> None:
+    m = machine()
+    feed(m, challenge_at(0.0, round=2), TokenProduced(2, "a", 0.1))
+    assert m.handle(DeliveryRefused(1, seq=0, at=0.2)) == []
+    assert [t.seq for t in tokens(m.handle(TokenProduced(2, "b", 0.3)))] == [1]
+
+
+def test_a_long_multi_line_failure_becomes_one_short_line() -> None:
+    (report,) = sent(feed(machine(), challenge_at(0.0), RunnerFailed(1, "erro\n" * 1000, 0.3)))
+    assert isinstance(report, ErrorReport)
+    assert len(report.message) <= MAX_ERROR_CHARS
+    assert "\n" not in report.message
+    assert report.message.startswith("erro erro")

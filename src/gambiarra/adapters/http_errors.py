@@ -1,5 +1,9 @@
 """What every HTTP runner shares: opening a streamed generation, and turning
-httpx failures into our runner errors at the adapter boundary."""
+httpx failures into our runner errors at the adapter boundary.
+
+Runner errors are read by the participant and also go to the arena as
+``error.message``: Portuguese, one line, bounded, saying what to do.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,15 @@ import msgspec
 
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 
-__all__ = ["error_text", "generation_stream", "translate_http_errors"]
+__all__ = ["error_text", "generation_stream", "preview", "translate_http_errors"]
 
 _JSON = {"content-type": "application/json"}
 _encoder = msgspec.json.Encoder()
+
+# An error body is read only this far: a hostile server's error page may be endless.
+ERROR_BODY_LIMIT = 64 * 1024
+# How much of the server's own message is quoted.
+DETAIL_CHARS = 300
 
 
 @asynccontextmanager
@@ -23,6 +32,9 @@ async def generation_stream(
     http: httpx.AsyncClient, path: str, body: dict[str, Any], server: str, hint: str
 ) -> AsyncIterator[httpx.Response]:
     """POST a generation and hand over the streaming response, once it is known good.
+
+    Args:
+        server: the server's name for messages, with its article ("o Ollama").
 
     Raises:
         RunnerFailed: the server answered an error status (with its own
@@ -35,9 +47,19 @@ async def generation_stream(
             "POST", path, content=_encoder.encode(body), headers=_JSON
         ) as response:
             if response.is_error:
-                detail = error_text(await response.aread())
-                raise RunnerFailed(f"{server} answered {response.status_code}: {detail}")
+                detail = error_text(await _head(response))
+                raise RunnerFailed(f"{server} respondeu {response.status_code}: {detail}")
             yield response
+
+
+async def _head(response: httpx.Response) -> bytes:
+    """The start of a body, at most ``ERROR_BODY_LIMIT`` bytes of it."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= ERROR_BODY_LIMIT:
+            break
+    return bytes(head[:ERROR_BODY_LIMIT])
 
 
 @contextmanager
@@ -45,7 +67,7 @@ def translate_http_errors(server: str, base_url: str, hint: str) -> Iterator[Non
     """Turn httpx failures into ``RunnerUnavailable`` / ``RunnerFailed``.
 
     Args:
-        server: the server's name for messages ("Ollama", "LM Studio").
+        server: the server's name for messages ("Ollama", "o LM Studio").
         base_url: where it was expected, so the user knows what to fix.
         hint: what the participant should do when nothing answers there.
     """
@@ -55,12 +77,20 @@ def translate_http_errors(server: str, base_url: str, hint: str) -> Iterator[Non
         raise RunnerUnavailable(f"{server} não responde em {base_url}: {hint}") from None
     except httpx.ReadTimeout:
         # The client's read timeout is --runner-timeout: no byte for that long.
-        raise RunnerFailed(f"{server} sent nothing for too long (--runner-timeout)") from None
+        raise RunnerFailed(
+            f"{server} ficou tempo demais sem mandar nada: confira se o modelo travou "
+            "ou aumente --runner-timeout"
+        ) from None
     except httpx.TimeoutException as exc:
-        raise RunnerFailed(f"{server} stopped answering ({type(exc).__name__})") from None
+        raise RunnerFailed(
+            f"{server} parou de responder ({type(exc).__name__}): confira se ele ainda está rodando"
+        ) from None
     except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise RunnerFailed(f"{server} closed the stream mid-answer: {reason}") from None
+        reason = preview(str(exc) or type(exc).__name__)
+        raise RunnerFailed(
+            f"o modelo parou no meio da resposta: {server} fechou a conexão ({reason}); "
+            "confira se o servidor caiu"
+        ) from None
 
 
 def error_text(body: bytes) -> str:
@@ -68,7 +98,7 @@ def error_text(body: bytes) -> str:
 
     Ollama sends ``{"error": "..."}``; OpenAI-compatible servers send
     ``{"error": {"message": "..."}}`` or ``{"error": "..."}``; anything else
-    is shown as text, truncated.
+    is shown as text. Always one line of at most ``DETAIL_CHARS`` characters.
     """
     try:
         decoded = msgspec.json.decode(body)
@@ -79,6 +109,13 @@ def error_text(body: bytes) -> str:
         if isinstance(error, dict):
             error = error.get("message")
         if isinstance(error, str) and error.strip():
-            return error.strip()
-    text = body.decode("utf-8", "replace").strip()
-    return text[:200] if text else "no details"
+            return preview(error)
+    return preview(body.decode("utf-8", "replace")) or "sem detalhes"
+
+
+def preview(text: str | bytes, limit: int = DETAIL_CHARS) -> str:
+    """``text`` as one line of at most ``limit`` characters, for a message."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    line = " ".join(text[: limit * 4].split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

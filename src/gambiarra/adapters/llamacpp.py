@@ -15,7 +15,12 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import error_text, generation_stream, translate_http_errors
+from gambiarra.adapters.http_errors import (
+    error_text,
+    generation_stream,
+    preview,
+    translate_http_errors,
+)
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.adapters.openai_compat import list_openai_models
 from gambiarra.domain.events import GenerationRequest
@@ -82,22 +87,26 @@ class LlamaCppRunner:
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
         body = self.body(request)
         log.debug("model_request", url=self._where + "/completion", body=body)
-        async with generation_stream(
-            self._http, "/completion", body, "llama.cpp", _HINT
-        ) as response:
+        async with generation_stream(self._http, "/completion", body, _SERVER, _HINT) as response:
             async for data in iter_sse_data(response.aiter_bytes()):
                 event = self._decode(data)
                 if event.content:
                     yield TokenChunk(event.content)
                 if event.stop:
                     return
-        raise RunnerFailed("llama.cpp ended the stream before stop")
+        raise RunnerFailed(
+            f"{_SERVER} encerrou a resposta antes do fim (sem stop): "
+            "confira o terminal do llama-server e tente de novo"
+        )
 
     def _decode(self, data: bytes) -> _Event:
         try:
             event = _event_decoder.decode(data)
         except msgspec.DecodeError:
-            raise RunnerFailed(f"llama.cpp sent a malformed event: {data[:80]!r}") from None
+            raise RunnerFailed(
+                f"{_SERVER} mandou um evento que não é JSON ({preview(data, 80)!r}): "
+                "confira se --llamacpp-url aponta para o llama-server"
+            ) from None
         if event.error is not None:
-            raise RunnerFailed(f"llama.cpp: {error_text(data)}")
+            raise RunnerFailed(f"{_SERVER} avisou um erro no meio da resposta: {error_text(data)}")
         return event

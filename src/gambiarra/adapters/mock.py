@@ -78,8 +78,10 @@ class MockRunner:
         if "MOVE:" in request.prompt:
             return _move(request.prompt, rng)
         wanted = self._length if self._length is not None else rng.randint(24, 64)
+        if request.max_tokens >= 0:  # negative: no limit, as for the round machine
+            wanted = min(wanted, request.max_tokens)
         pieces: list[str] = []
-        for i in range(min(wanted, request.max_tokens)):
+        for i in range(wanted):
             word = rng.choice(_JOINERS if i % 3 == 2 else _WORDS)
             pieces.append(word.capitalize() if i == 0 else " " + word)
         return pieces

@@ -16,7 +16,7 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import generation_stream, translate_http_errors
+from gambiarra.adapters.http_errors import generation_stream, preview, translate_http_errors
 from gambiarra.adapters.lines import iter_lines
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.prompting import chat_messages
@@ -148,11 +148,12 @@ class OllamaRunner:
         body = self.body(request)
         path = f"/api/{self._api}"
         log.debug("model_request", url=self._where + path, body=body)
-        async with generation_stream(self._http, path, body, "Ollama", self._hint) as response:
+        async with generation_stream(self._http, path, body, "o Ollama", self._hint) as response:
             async for raw in iter_lines(response.aiter_bytes()):
                 line = _decode(raw)
                 if line.error is not None:
-                    raise RunnerFailed(f"Ollama: {line.error or 'unknown error'}")
+                    detail = preview(line.error) or "sem detalhes"
+                    raise RunnerFailed(f"o Ollama avisou um erro no meio da resposta: {detail}")
                 source = line.message if line.message is not None else line
                 if source.thinking:
                     yield TokenChunk(source.thinking, reasoning=True)
@@ -161,11 +162,17 @@ class OllamaRunner:
                     yield TokenChunk(text)
                 if line.done:
                     return
-        raise RunnerFailed("Ollama ended the stream before the answer was done")
+        raise RunnerFailed(
+            "o Ollama encerrou a resposta antes do fim: "
+            "confira o terminal do Ollama e tente de novo"
+        )
 
 
 def _decode(raw: bytes) -> _Line:
     try:
         return _line_decoder.decode(raw)
     except msgspec.DecodeError:
-        raise RunnerFailed(f"Ollama sent a malformed line: {raw[:80]!r}") from None
+        raise RunnerFailed(
+            f"o Ollama mandou uma linha que não é JSON ({preview(raw, 80)!r}): "
+            "confira se --ollama-url aponta para o Ollama"
+        ) from None

@@ -17,7 +17,12 @@ import httpx
 import msgspec
 import structlog
 
-from gambiarra.adapters.http_errors import error_text, generation_stream, translate_http_errors
+from gambiarra.adapters.http_errors import (
+    error_text,
+    generation_stream,
+    preview,
+    translate_http_errors,
+)
 from gambiarra.adapters.lines import iter_sse_data
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.prompting import chat_messages, with_system
@@ -30,7 +35,7 @@ log = structlog.get_logger("gambiarra.runner")
 
 _DONE = b"[DONE]"
 _SERVERS = {
-    "lmstudio": ("LM Studio", "--lmstudio-url", "abra o LM Studio e ligue o servidor local"),
+    "lmstudio": ("o LM Studio", "--lmstudio-url", "abra o LM Studio e ligue o servidor local"),
     "openai": ("o servidor OpenAI-compatível", "--base-url", "inicie o servidor"),
     "llamacpp": ("o llama.cpp", "--llamacpp-url", "inicie o llama-server"),
 }
@@ -123,8 +128,8 @@ class OpenAICompatRunner:
         if self.model not in installed:
             have = ", ".join(installed) or "nenhum"
             raise RunnerUnavailable(
-                f"o modelo {self.model!r} não está disponível em {self._server} "
-                f"(disponíveis: {have}); carregue-o lá ou escolha um deles com --model"
+                f"o modelo {self.model!r} não está disponível ({self._server} oferece: {have}); "
+                "carregue-o lá ou escolha um deles com --model"
             )
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -151,15 +156,23 @@ class OpenAICompatRunner:
                     return
                 for chunk in self._chunks(data):
                     yield chunk
-        raise RunnerFailed(f"{self._server} ended the stream without [DONE]")
+        raise RunnerFailed(
+            f"{self._server} encerrou a resposta sem o [DONE] final: "
+            "confira o terminal do servidor e tente de novo"
+        )
 
     def _chunks(self, data: bytes) -> list[TokenChunk]:
         try:
             event = _event_decoder.decode(data)
         except msgspec.DecodeError:
-            raise RunnerFailed(f"{self._server} sent a malformed event: {data[:80]!r}") from None
+            raise RunnerFailed(
+                f"{self._server} mandou um evento que não é JSON ({preview(data, 80)!r}): "
+                f"confira se {self._flag} aponta para o servidor certo"
+            ) from None
         if event.error is not None:
-            raise RunnerFailed(f"{self._server}: {error_text(data)}")
+            raise RunnerFailed(
+                f"{self._server} avisou um erro no meio da resposta: {error_text(data)}"
+            )
         chunks: list[TokenChunk] = []
         for choice in event.choices[:1]:
             delta = choice.delta

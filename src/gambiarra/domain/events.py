@@ -17,6 +17,7 @@ __all__ = [
     "CancelGeneration",
     "ChallengeReceived",
     "DeadlinePassed",
+    "DeliveryRefused",
     "Event",
     "GenerationRequest",
     "Outcome",
@@ -92,6 +93,20 @@ class DeadlinePassed:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryRefused:
+    """The transport could not hold the token frame with this ``seq``.
+
+    Its outbox was full while the link was down: that frame, and so every
+    later one of the round (the arena keeps only consecutive seqs), will never
+    reach the arena.
+    """
+
+    round: int
+    seq: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnded:
     """The organiser replaced the session: its rounds (and their numbering) are gone."""
 
@@ -105,6 +120,7 @@ Event = (
     | RunnerFinished
     | RunnerFailed
     | DeadlinePassed
+    | DeliveryRefused
     | SessionEnded
 )
 
@@ -128,10 +144,20 @@ class CancelGeneration:
 
 
 class Outcome(enum.Enum):
+    """How a round ended.
+
+    FINISHED also covers a round cut at its ``max_tokens`` by the client: a
+    well-behaved model server stops there by itself, and the two cannot be
+    told apart at the moment of the cut.
+    """
+
     FINISHED = "finished"
     FAILED = "failed"
     DEADLINE = "deadline"
     SUPERSEDED = "superseded"
+    # The link was down too long to hold the answer: the round was cut at the
+    # last token that can still reach the arena (``DeliveryRefused``).
+    UNDELIVERED = "undelivered"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,11 @@
 
 Rules of this module:
 - Server messages are decoded leniently: unknown fields are skipped, fields
-  that one of the two arena servers omits have defaults, and an unknown
-  ``type`` decodes to ``None`` so the caller can ignore it.
+  that one of the two arena servers omits have defaults, an integral float
+  (``10.0``) is taken where an integer is expected, and an unknown ``type``
+  decodes to ``None`` so the caller can ignore it. A non-integral float, a
+  string or a boolean in an integer field is still refused: msgspec's
+  ``strict=False`` is not used because it would also take ``"10"``.
 - Client messages are encoded the way the strict (zod) server demands:
   optional fields are UNSET and therefore omitted, never ``null``; every ms
   value is an ``int``.
@@ -135,6 +138,8 @@ def decode_server(raw: bytes | str) -> ServerMessage | None:
     # The slow path, only for frames the fast decoder refused. The stdlib parser
     # also takes lone surrogates (\ud800), which JSON allows and msgspec refuses;
     # they are replaced before validating, so such a challenge is not lost.
+    # Integral floats become ints there too: a JavaScript server may well
+    # send `"max_tokens": 10.0`, and skipping the whole round for it is worse.
     obj = _lenient_json(raw)
     if not isinstance(obj, dict):
         raise ProtocolError(f"bad frame from arena: {first_error}")
@@ -155,12 +160,18 @@ def _lenient_json(raw: bytes | str) -> Any:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64 = 2**63  # beyond it a "number" is junk, and would not encode back
 
 
 def _scrub(value: Any) -> Any:
-    """Replace lone surrogates in every string of a decoded JSON value."""
+    """Replace lone surrogates in every string, and integral floats by ints.
+
+    A float field takes an int unchanged, so only integer fields see a change.
+    """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < _INT64:
+        return int(value)
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     if isinstance(value, dict):

@@ -6,13 +6,21 @@ the time, feeds them to ``RoundMachine.handle`` and carries out the actions.
 
 Phases and legal moves::
 
-    IDLE ──challenge──▶ GENERATING ──finished / deadline──▶ DONE (complete sent)
-                          │   ▲    └──failed────────────▶ DONE (error sent)
+    IDLE ──challenge──▶ GENERATING ──finished / deadline / max_tokens──▶ DONE (complete sent)
+                          │   ▲    ├──delivery refused──▶ DONE (complete of what can arrive)
+                          │   │    └──failed────────────▶ DONE (error sent)
                           │   └── challenge for another round: the old one is
                           │       cancelled and completed, the new one starts
     DONE ──challenge──▶ GENERATING
     any ──session ended──▶ IDLE (a generation in progress is cancelled: its
                                  session, and the round numbering, are gone)
+
+The client enforces the challenge's limits itself (protocol.md: the real
+server enforces neither): the ``max_tokens``-th piece is sent, then the
+generation is cancelled and the round completed; a piece stamped at or after
+the deadline is dropped and ends the round, even before the shell's timer
+fires. ``seq`` counts frames and ``pieces`` counts model tokens: a piece too
+big for one frame is split over several, and counted once.
 
 Races are expected and handled on purpose: a runner may still emit a token,
 finish or fail after its round was cancelled; such late events are dropped.
@@ -24,6 +32,7 @@ A token before any challenge can only be a bug, so it raises.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from msgspec import UNSET
@@ -33,6 +42,7 @@ from gambiarra.domain.events import (
     CancelGeneration,
     ChallengeReceived,
     DeadlinePassed,
+    DeliveryRefused,
     Event,
     GenerationRequest,
     Outcome,
@@ -51,9 +61,18 @@ from gambiarra.domain.prompting import PromptStyle, apply_template
 from gambiarra.domain.protocol import Challenge, Complete, ErrorReport, ModelInfo, Token
 from gambiarra.errors import RoundStateError
 
-__all__ = ["Fallbacks", "Phase", "RoundMachine"]
+__all__ = ["MAX_ERROR_CHARS", "MAX_TOKEN_CHARS", "Fallbacks", "Phase", "RoundMachine"]
 
 GENERATION_FAILED = "GENERATION_FAILED"
+
+# The arena refuses frames over 1 MiB and closes the link (protocol.md). A
+# token frame carries at most this many characters: even if JSON escaped every
+# one as \u00XX (6 bytes), the frame would stay far under the limit.
+MAX_TOKEN_CHARS = 64 * 1024
+
+# error.message is free text for the organiser's log; a model server's error
+# page must not become a huge frame.
+MAX_ERROR_CHARS = 500
 
 
 class Phase(enum.Enum):
@@ -89,7 +108,11 @@ class RoundMachine:
         self._key: tuple[str | None, int] | None = None
         self._started_at = 0.0
         self._first_token_at: float | None = None
-        self._seq = 0
+        self._seq = 0  # frames sent this round: the next token's seq
+        self._pieces = 0  # model pieces this round: what complete.tokens counts
+        self._piece_ends: list[int] = []  # for each piece, the seq after its last frame
+        self._budget: int | None = None  # max_tokens; None: no limit
+        self._deadline_at: float | None = None
         self._reasoning = 0
         self._played = False
 
@@ -102,7 +125,10 @@ class RoundMachine:
         if not self._played:
             raise RoundStateError(f"{type(event).__name__} before any challenge")
         if self.phase is not Phase.GENERATING or event.round != self.round:
-            return []  # a late event from a cancelled or finished generation
+            # A late event from a cancelled or finished generation. A refusal
+            # of a frame whose round already produced its complete lands here
+            # too: that complete cannot be taken back.
+            return []
         if isinstance(event, TokenProduced):
             return self._on_token(event)
         if isinstance(event, ReasoningProduced):
@@ -111,7 +137,9 @@ class RoundMachine:
         if isinstance(event, RunnerFinished):
             return self._finish(Outcome.FINISHED, event.at)
         if isinstance(event, DeadlinePassed):
-            return [CancelGeneration(event.round), *self._finish(Outcome.DEADLINE, event.at)]
+            return self._stop(Outcome.DEADLINE, event.at)
+        if isinstance(event, DeliveryRefused):
+            return self._on_refused(event)
         return self._fail(event)
 
     # ------------------------------------------------------------ transitions
@@ -124,10 +152,10 @@ class RoundMachine:
         actions: list[Action] = []
         if self.phase is Phase.GENERATING and self.round is not None:
             # "A new challenge means the previous round is over."
-            actions.append(CancelGeneration(self.round))
-            actions.extend(self._finish(Outcome.SUPERSEDED, event.at))
-        self._open(challenge, event.at)
-        actions.append(StartGeneration(self._request(challenge, event.at)))
+            actions.extend(self._stop(Outcome.SUPERSEDED, event.at))
+        request = self._request(challenge, event.at)
+        self._open(challenge, request, event.at)
+        actions.append(StartGeneration(request))
         return actions
 
     def _on_session_ended(self) -> list[Action]:
@@ -140,17 +168,40 @@ class RoundMachine:
     def _on_token(self, event: TokenProduced) -> list[Action]:
         if not event.text:
             return []  # empty pieces are neither sent nor counted
+        if self._deadline_at is not None and event.at >= self._deadline_at:
+            # The shell's timer has not fired yet (a burst read in one chunk):
+            # the piece came too late, and the round is over.
+            return self._stop(Outcome.DEADLINE, event.at)
+        if self._budget is not None and self._pieces >= self._budget:
+            return self._stop(Outcome.FINISHED, event.at)  # max_tokens 0: nothing is sent
         if self._first_token_at is None:
             self._first_token_at = event.at
-        token = Token(
-            round=event.round, participant_id=self.participant_id, seq=self._seq, content=event.text
-        )
-        self._seq += 1
-        return [Send(token)]
+        actions: list[Action] = [Send(token) for token in self._frames(event.text)]
+        self._pieces += 1
+        self._piece_ends.append(self._seq)
+        if self._budget is not None and self._pieces >= self._budget:
+            # The arena does not enforce max_tokens and some model servers
+            # ignore it: stop here. Cancelling closes the model's HTTP stream,
+            # which tells the server to stop generating.
+            actions.extend(self._stop(Outcome.FINISHED, event.at))
+        return actions
 
-    def _finish(self, outcome: Outcome, at: float) -> list[Action]:
+    def _on_refused(self, event: DeliveryRefused) -> list[Action]:
+        # The arena keeps only consecutive seqs, so nothing from the refused
+        # frame on will be recorded: report the pieces whose every frame is
+        # below it, and stop generating what can no longer be delivered.
+        delivered = bisect_right(self._piece_ends, event.seq)
+        return self._stop(Outcome.UNDELIVERED, event.at, pieces=delivered)
+
+    def _stop(self, outcome: Outcome, at: float, pieces: int | None = None) -> list[Action]:
         assert self.round is not None
-        metrics = summarize(self._started_at, self._first_token_at, at, self._seq)
+        return [CancelGeneration(self.round), *self._finish(outcome, at, pieces)]
+
+    def _finish(self, outcome: Outcome, at: float, pieces: int | None = None) -> list[Action]:
+        assert self.round is not None
+        counted = self._pieces if pieces is None else pieces
+        first_token_at = self._first_token_at if counted else None
+        metrics = summarize(self._started_at, first_token_at, at, counted)
         first_token_ms = metrics.first_token_ms
         complete = Complete(
             round=self.round,
@@ -164,8 +215,8 @@ class RoundMachine:
         return [Send(complete), RoundEnded(self.round, outcome, metrics, reasoning=self._reasoning)]
 
     def _fail(self, event: RunnerFailed) -> list[Action]:
-        message = event.message.strip() or "the model server failed without saying why"
-        metrics = summarize(self._started_at, self._first_token_at, event.at, self._seq)
+        message = _one_line(event.message) or "o servidor do modelo falhou sem dizer por quê"
+        metrics = summarize(self._started_at, self._first_token_at, event.at, self._pieces)
         report = ErrorReport(
             round=event.round,
             participant_id=self.participant_id,
@@ -178,7 +229,26 @@ class RoundMachine:
 
     # ------------------------------------------------------------ helpers
 
-    def _open(self, challenge: Challenge, at: float) -> None:
+    def _frames(self, text: str) -> list[Token]:
+        """One token frame per ``MAX_TOKEN_CHARS`` characters, with consecutive seqs.
+
+        Slicing a str never cuts a character: Python strings are code points.
+        """
+        assert self.round is not None
+        size = MAX_TOKEN_CHARS
+        pieces = (
+            [text] if len(text) <= size else [text[i : i + size] for i in range(0, len(text), size)]
+        )
+        tokens = []
+        for content in pieces:
+            token = Token(
+                round=self.round, participant_id=self.participant_id, seq=self._seq, content=content
+            )
+            tokens.append(token)
+            self._seq += 1
+        return tokens
+
+    def _open(self, challenge: Challenge, request: GenerationRequest, at: float) -> None:
         self.phase = Phase.GENERATING
         self._played = True
         self.round = challenge.round
@@ -186,6 +256,11 @@ class RoundMachine:
         self._started_at = at
         self._first_token_at = None
         self._seq = 0
+        self._pieces = 0
+        self._piece_ends = []
+        # A negative max_tokens means "no limit", as Ollama's num_predict -1 does.
+        self._budget = request.max_tokens if request.max_tokens >= 0 else None
+        self._deadline_at = request.deadline_at
         self._reasoning = 0
 
     def _request(self, challenge: Challenge, at: float) -> GenerationRequest:
@@ -204,3 +279,9 @@ class RoundMachine:
             deadline_at=None if deadline is None else at + deadline / 1000,
             system=self.style.system,
         )
+
+
+def _one_line(message: str) -> str:
+    """A model server's message as one line of at most ``MAX_ERROR_CHARS`` characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 1] + "…"
