@@ -48,9 +48,7 @@ async def play_through_faults(
             proxy.cut_after_tokens = cut_after
         settings = settings_for(arena, url=proxy.url(), rounds=1)
         runner = MockRunner("mock", tokens_per_second=400, length=400)
-        container = fast_container(
-            settings, runner=runner, keepalive=0.2 if blackhole else 20.0
-        )
+        container = fast_container(settings, runner=runner, keepalive=0.2 if blackhole else 20.0)
         async with playing(settings, container):
             await arena.wait_registered("ana-pc")
             record = await arena.start_round("Era uma vez", max_tokens=400)
