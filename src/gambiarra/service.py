@@ -23,6 +23,7 @@ from gambiarra.domain.events import (
     CancelGeneration,
     ChallengeReceived,
     DeadlinePassed,
+    DeliveryRefused,
     Event,
     GenerationRequest,
     ReasoningProduced,
@@ -250,9 +251,13 @@ class ArenaClient:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                if isinstance(action.message, Token):
-                    self._view.token(action.message.content)
-                self._transport.send(action.message)
+                message = action.message
+                held = self._transport.send(message)  # the arena first, the screen after
+                if isinstance(message, Token):
+                    if not held:  # the link is down and the outbox full
+                        self._feed(DeliveryRefused(message.round, message.seq, self._clock()))
+                        continue
+                    self._view.token(message.content)
             elif isinstance(action, StartGeneration):
                 self._start(action.request)
             elif isinstance(action, CancelGeneration):

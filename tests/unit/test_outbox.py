@@ -62,3 +62,34 @@ def test_clear_forgets_a_dead_sessions_frames() -> None:
     outbox.add(b"new")
     outbox.rewind()
     assert write_all(outbox) == [b"new"]
+
+
+def test_resume_replaces_a_rounds_frames_with_exactly_what_the_arena_lacks() -> None:
+    """The arena says it holds 2 tokens of round 1: write from seq 2, nothing twice."""
+    outbox = Outbox()
+    outbox.add(b"r0-complete", round=0)
+    for frame in (b"t0", b"t1", b"t2"):
+        outbox.add(frame, round=1)
+    write_all(outbox)
+    outbox.confirm(2)  # r0-complete and t0 are confirmed
+    assert outbox.resume(1, [b"t2", b"t3"]) == 2
+    assert write_all(outbox) == [b"t2", b"t3"]
+
+
+def test_resume_keeps_other_rounds_unconfirmed_frames_first() -> None:
+    outbox = Outbox()
+    outbox.add(b"r0-complete", round=0)
+    outbox.add(b"t0", round=1)
+    write_all(outbox)
+    outbox.resume(1, [b"t0", b"t1"])
+    assert write_all(outbox) == [b"r0-complete", b"t0", b"t1"]
+
+
+def test_find_and_end_give_absolute_ids() -> None:
+    outbox = Outbox()
+    complete = b"complete"
+    for frame in (b"a", b"b", complete):
+        outbox.add(frame)
+    outbox.confirm(1)
+    assert outbox.find(complete) == 2
+    assert outbox.end == 3
