@@ -113,6 +113,7 @@ class PracticeArena:
         self._refusals: list[tuple[int, float | None]] = []
         self._closes_after_register: list[int] = []
         self._port = 0
+        self._back = anyio.Event()
         self._server: Server | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -159,9 +160,9 @@ class PracticeArena:
         Every connection is cut with no close frame, every in-memory token
         buffer (and first-token time) is forgotten, and every avatar leaves;
         the session, PIN, rounds, recorded responses and profiles (the
-        database) survive. For ``down_for`` seconds nothing listens (a
-        connection is refused); when this returns the arena accepts
-        connections again at the same URL.
+        database) survive. For ``down_for`` seconds (or until ``come_back()``)
+        nothing listens, so a connection is refused; when this returns the
+        arena accepts connections again at the same URL.
         """
         assert self._server is not None
         server = self._server
@@ -172,11 +173,16 @@ class PracticeArena:
         for record in self.rounds:
             for entry in record.entries.values():
                 entry.forget()
+        self._back = anyio.Event()
         self.restarts += 1
         self._touch()
-        if down_for > 0:
-            await anyio.sleep(down_for)  # the process is down: nothing listens
+        with anyio.move_on_after(down_for):
+            await self._back.wait()  # the process is down: nothing listens
         await self._listen()
+
+    def come_back(self) -> None:
+        """End a ``restart(down_for=...)`` down time now (for tests that must not wait it out)."""
+        self._back.set()
 
     @property
     def url(self) -> str:
@@ -345,12 +351,13 @@ class PracticeArena:
             return None
         self.http_requests[path] += 1
         self._touch()
-        status, body = self._answer(path)
+        status, body = self._answer(path, request.path)
         return http_side.json_response(status, body)
 
-    def _answer(self, path: str) -> http_side.Answer:
+    def _answer(self, path: str, url: str) -> http_side.Answer:
+        """The answer for ``path``; ``url`` (path and query) goes into Fastify's 404 text."""
         if self.flavor == "python":
-            return http_side.not_found("GET", path, python=True)
+            return http_side.not_found("GET", url, python=True)
         if path == "/health":
             return http_side.health(self.server_time_ms())
         if path == "/rounds/current":
@@ -363,7 +370,7 @@ class PracticeArena:
             return http_side.presence(self.session_id, live)
         if path == "/world/state":
             return http_side.world_state(self.world)
-        return http_side.not_found("GET", path)
+        return http_side.not_found("GET", url)
 
     # ------------------------------------------------------------ connection
 
