@@ -20,9 +20,9 @@ import contextlib
 import http
 import json
 import re
-import secrets
 import ssl
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -37,8 +37,9 @@ from websockets.http11 import Request, Response
 
 from gambiarra.arena import http_side
 from gambiarra.arena.records import Entry, Profile, RoundRecord
-from gambiarra.arena.rules import SAY_SHOWN, Invalid, parse_client_frame, utf16_prefix
-from gambiarra.arena.world import Avatar, World
+from gambiarra.arena.rules import Invalid, parse_client_frame
+from gambiarra.arena.world import World
+from gambiarra.arena.world_host import WorldHost
 
 __all__ = ["Flavor", "PracticeArena"]
 
@@ -85,7 +86,7 @@ class PracticeArena:
         self.pin = pin
         self.flavor = flavor
         self.clock_offset_ms = clock_offset_ms
-        self.session_id: str | None = secrets.token_hex(8) if session_open else None
+        self.session_id: str | None = str(uuid.uuid4()) if session_open else None
         self.rounds: list[RoundRecord] = []
         self.profiles: dict[str, Profile] = {}
         self.registrations: list[dict[str, Any]] = []
@@ -97,11 +98,8 @@ class PracticeArena:
         self.http_requests: Counter[str] = Counter()
         self.upgrade_attempts: list[float] = []
         self.restarts = 0
-        self.world: World | None = None
         self.agent_prompts: list[dict[str, Any]] = []
-        self._world_links: dict[str, ServerConnection] = {}
-        self._world_timing = (0.3, 0.6, 12.0)
-        self._world_scope: anyio.CancelScope | None = None
+        self._world = WorldHost(self._send, self._linked, self._touch)
         self._heartbeat_interval = heartbeat_interval
         self._ping = (ping_interval, ping_timeout)
         self._ssl = ssl_context
@@ -203,7 +201,7 @@ class PracticeArena:
 
     def open_session(self, pin: str | None = None) -> str:
         """Open a session (the organiser's ``POST /session``); returns its PIN."""
-        self.session_id = secrets.token_hex(8)
+        self.session_id = str(uuid.uuid4())
         self.pin = pin if pin is not None else self.pin
         return self.pin
 
@@ -316,6 +314,9 @@ class PracticeArena:
     def is_connected(self, participant_id: str) -> bool:
         return participant_id in self._participants
 
+    def _linked(self, participant_id: str, ws: ServerConnection) -> bool:
+        return self._participants.get(participant_id) is ws
+
     # ------------------------------------------------------------ link accidents
 
     def refuse_upgrades(self, status: int, times: int, retry_after: float | None = None) -> None:
@@ -387,7 +388,7 @@ class PracticeArena:
             for participant_id, conn in list(self._participants.items()):
                 if conn is ws:
                     del self._participants[participant_id]
-            self._leave_world(ws)
+            self._world.leave(ws)
             await ws.close()
             self.close_codes.append(ws.close_code)
             self._touch()
@@ -483,6 +484,11 @@ class PracticeArena:
 
     # ------------------------------------------------------------ world mode
 
+    @property
+    def world(self) -> World | None:
+        """The 2-D world, once started (by the organiser or by a ``world_join``)."""
+        return self._world.world
+
     async def start_world(
         self,
         *,
@@ -493,88 +499,27 @@ class PracticeArena:
         repulse_seconds: float = 12.0,
     ) -> World:
         """Open a new 2-D world (the organiser's ``POST /world/start``)."""
-        self._world_timing = (hop_seconds, stay_seconds, repulse_seconds)
-        self.world = World(food_count=food_count, seed=seed)
-        self._run_world(self.world)
-        return self.world
+        assert self._tg is not None
+        world = World(food_count=food_count, seed=seed)
+        self._world.start(self._tg, world, (hop_seconds, stay_seconds, repulse_seconds))
+        return world
 
     def stop_world(self) -> None:
         """Stop the world (``POST /world/stop``): no more pulses until it starts again.
 
         As on the real arena, any participant's ``world_join`` starts it again.
         """
-        if self.world is not None:
-            self.world.running = False
-        if self._world_scope is not None:
-            self._world_scope.cancel()
-            self._world_scope = None
-        self._touch()
-
-    def _run_world(self, world: World) -> None:
-        assert self._tg is not None
-        if self._world_scope is not None:
-            self._world_scope.cancel()
-        world.running = True
-        self._world_scope = anyio.CancelScope()
-        self._tg.start_soon(self._drive_world, world, self._world_scope)
+        self._world.stop()
 
     async def _on_world(self, ws: ServerConnection, message: dict[str, Any]) -> bool:
-        participant_id = message["participant_id"]
-        if self._participants.get(participant_id) is not ws:
+        if self._participants.get(message["participant_id"]) is not ws:
             await self._send(ws, {"type": "error", "message": "Register before joining the world"})
-            return True
-        kind, world = message["type"], self.world
-        if kind == "agent_prompt":
+        elif message["type"] == "agent_prompt":
             self.agent_prompts.append(message)
-        elif kind == "world_join":
-            if world is None or not world.running:
-                world = self.world = world or World()
-                self._run_world(world)  # the real arena starts a stopped world on a join
-            avatar = world.join(participant_id, message.get("emoji"))
-            avatar.pulsed_at = None  # (re)joined: the first perception goes out at once
-            self._world_links[participant_id] = ws
-        elif world is not None and participant_id in world.avatars:
-            self._on_action(world, world.avatars[participant_id], message)
+        else:
+            assert self._tg is not None
+            self._world.on_message(self._tg, ws, message)
         return True
-
-    def _leave_world(self, ws: ServerConnection) -> None:
-        """A dropped link takes its avatar (and score) out of the world."""
-        for participant_id, link in list(self._world_links.items()):
-            if link is ws:
-                del self._world_links[participant_id]
-                if self.world is not None:
-                    self.world.leave(participant_id)
-
-    def _on_action(self, world: World, avatar: Avatar, message: dict[str, Any]) -> None:
-        now = anyio.current_time()
-        hopping = now < avatar.busy_until
-        if hopping or avatar.pulsed_at is None or message["pulse"] != avatar.pulse:
-            avatar.ignored += 1  # still hopping, or the answer to an old pulse: wasted
-            return
-        avatar.accepted += 1
-        if message.get("say"):
-            avatar.says.append(utf16_prefix(message["say"], SAY_SHOWN))
-        world.act(avatar, message["direction"])
-        hop, stay, _ = self._world_timing
-        avatar.busy_until = now + (stay if message["direction"] == "STAY" else hop)
-        avatar.pulsed_at = None
-
-    async def _drive_world(self, world: World, scope: anyio.CancelScope) -> None:
-        """Pulse every idle avatar; re-pulse one whose answer never came."""
-        _, _, repulse = self._world_timing
-        with scope:
-            while True:
-                now = anyio.current_time()
-                for participant_id, avatar in list(world.avatars.items()):
-                    ws = self._world_links.get(participant_id)
-                    if ws is None or self._participants.get(participant_id) is not ws:
-                        continue
-                    idle = now >= avatar.busy_until
-                    late = avatar.pulsed_at is not None and now - avatar.pulsed_at >= repulse
-                    if idle and (avatar.pulsed_at is None or late):
-                        await self._send(ws, world.perceive(avatar, now))
-                        self._touch()
-                await anyio.sleep(0.01)  # the world's own tick
 
     # ------------------------------------------------------------ helpers
 
