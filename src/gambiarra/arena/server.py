@@ -134,8 +134,9 @@ class PracticeArena:
         assert self._tg is not None
         self._tg.cancel_scope.cancel()
         await self._tg.__aexit__(exc_type, exc, tb)
-        self._server.close()
-        await self._server.wait_closed()
+        if self._server.is_serving():  # not when left in the middle of a restart
+            self._server.close()
+            await self._server.wait_closed()
 
     async def _listen(self) -> None:
         # The real servers ping every 30 s and drop a link after 3 missed pongs.
