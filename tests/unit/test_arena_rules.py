@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from gambiarra.arena.rules import Invalid, parse_client_frame
+from gambiarra.arena.rules import Invalid, parse_client_frame, utf16_len, utf16_prefix
 
 COMPLETE = (
     '{"type":"complete","round":1,"participant_id":"p","tokens":3,"duration_ms":10,'
@@ -69,3 +71,38 @@ def test_accepts_world_messages(frame: str) -> None:
 def test_rejects_bad_world_messages(frame: str) -> None:
     with pytest.raises(Invalid):
         parse_client_frame(frame)
+
+
+def test_utf16_length_counts_characters_beyond_the_bmp_twice() -> None:
+    assert utf16_len("") == 0
+    assert utf16_len("açaí") == 4
+    assert utf16_len("🦊") == 2
+    assert utf16_len("a🦊é") == 4
+    assert utf16_len("👨‍👩‍👧") == 8  # three emoji (2 each) joined by two U+200D (1 each)
+
+
+def agent_prompt(template: str) -> str:
+    return json.dumps(
+        {"type": "agent_prompt", "participant_id": "p", "template": template, "is_default": False}
+    )
+
+
+@pytest.mark.parametrize("template", ["x", "a" * 4000, "🦊" * 2000, "a" * 3998 + "🦊"])
+def test_template_limit_is_4000_utf16_units(template: str) -> None:
+    assert parse_client_frame(agent_prompt(template))["template"] == template
+
+
+@pytest.mark.parametrize("template", ["a" * 4001, "🦊" * 2001, "a" * 3999 + "🦊"])
+def test_template_over_4000_utf16_units_is_rejected_though_python_counts_fewer(
+    template: str,
+) -> None:
+    assert len(template) <= 4001
+    with pytest.raises(Invalid, match="UTF-16"):
+        parse_client_frame(agent_prompt(template))
+
+
+def test_utf16_prefix_keeps_whole_characters_within_the_limit() -> None:
+    assert utf16_prefix("🦊" * 31, 60) == "🦊" * 30
+    assert utf16_prefix("a" + "🦊" * 30, 60) == "a" + "🦊" * 29  # half a pair is left out
+    assert utf16_prefix("curto", 60) == "curto"
+    assert utf16_prefix("a" * 61, 60) == "a" * 60

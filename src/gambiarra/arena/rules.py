@@ -10,11 +10,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["Invalid", "parse_client_frame"]
+__all__ = [
+    "SAY_SHOWN",
+    "TEMPLATE_MAX",
+    "Invalid",
+    "parse_client_frame",
+    "utf16_len",
+    "utf16_prefix",
+]
+
+TEMPLATE_MAX = 4000  # agent_prompt.template, in UTF-16 code units
+SAY_SHOWN = 60  # the speech bubble shows this many UTF-16 code units of ``say``
 
 
 class Invalid(ValueError):
     """The frame would fail the real server's validation."""
+
+
+def utf16_len(text: str) -> int:
+    """Length as JavaScript (and so zod) counts it: a character beyond U+FFFF counts 2."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def utf16_prefix(text: str, units: int) -> str:
+    """The longest start of ``text`` within ``units`` UTF-16 code units.
+
+    JavaScript's ``slice`` may cut a surrogate pair in half; a Python string
+    cannot hold that half usefully, so a character that does not fit whole is left out.
+    """
+    used = 0
+    for end, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:end]
+    return text
 
 
 def _int(obj: dict[str, Any], key: str, *, optional: bool = False) -> None:
@@ -73,8 +102,8 @@ def _color(obj: dict[str, Any]) -> None:
 
 def _template(obj: dict[str, Any]) -> None:
     template = obj.get("template")
-    if not isinstance(template, str) or not 1 <= len(template) <= 4000:
-        raise Invalid("template must be a string of 1 to 4000 characters")
+    if not isinstance(template, str) or not 1 <= utf16_len(template) <= TEMPLATE_MAX:
+        raise Invalid(f"template must be a string of 1 to {TEMPLATE_MAX} UTF-16 code units")
     if type(obj.get("is_default")) is not bool:
         raise Invalid(f"is_default must be a boolean, got {obj.get('is_default')!r}")
 

@@ -70,7 +70,7 @@ class ArenaScreen:
         )
 
     def world_done(self, world: World, participant_id: str) -> None:
-        avatar = world.avatars.get(participant_id)
+        avatar = world.last_avatar(participant_id)  # it left the world when the agent quit
         if avatar is None:
             self._write("🏁 o agente não chegou a entrar no mundo\n")
             return

@@ -1,36 +1,45 @@
 """PracticeArena: a WebSocket arena on loopback, strict like the real servers.
 
 Two flavours mirror the two real implementations (protocol.md):
-- ``typescript`` (the main server): rounds count from 1, ``registered``
-  carries ``session_id``, a challenge omits an unset seed, and an invalid
-  frame is answered with ``Invalid message format`` on an open socket;
+- ``typescript`` (the main server): rounds count from 1 in each session,
+  ``registered`` carries ``session_id``, a challenge omits an unset seed, an
+  invalid frame is answered with ``Invalid message format`` on an open socket,
+  and plain HTTP reads are served on the same host and port (``http_side``);
 - ``python``: rounds count from 0, ``registered`` carries ``participant_id``,
-  seed is ``null``, and an invalid frame, a wrong PIN or a missing session
-  closes the socket.
+  seed is ``null``, an invalid frame, a wrong PIN or a missing session closes
+  the socket, and every HTTP path answers 404.
 Both drop any token whose seq is not exactly the next one for that
-(participant, round), keep that buffer across reconnects, and never re-send a
-challenge.
+(participant, round), keep that buffer across reconnects (in memory only: lost
+by ``restart()``), never re-send a challenge, and close an older socket
+without a close status when the same participant registers on a new one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http
 import json
-import secrets
+import re
 import ssl
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
-from gambiarra.arena.records import Entry, RoundRecord
+from gambiarra.arena import http_side
+from gambiarra.arena.records import Entry, Profile, RoundRecord
 from gambiarra.arena.rules import Invalid, parse_client_frame
-from gambiarra.arena.world import Avatar, World
+from gambiarra.arena.world import World
+from gambiarra.arena.world_host import WorldHost
 
 __all__ = ["Flavor", "PracticeArena"]
 
@@ -39,9 +48,25 @@ TokenHook = Callable[[str, str], None]
 EntryHook = Callable[[RoundRecord, Entry], None]
 RoundHook = Callable[[RoundRecord], None]
 
+_RESPONSES_PATH = re.compile(r"/rounds/([^/]+)/responses")
+
 
 class PracticeArena:
-    """An arena server for rehearsal and tests. Use as an async context manager."""
+    """An arena server for rehearsal and tests. Use as an async context manager.
+
+    Args:
+        clock_offset_ms: added to every server wall time it reports (``/health``,
+            ``startedAt``, heartbeats), to put its clock away from the client's.
+
+    Attributes a test may read:
+        http_requests: HTTP requests per path (not counting the ``/ws`` upgrade).
+        upgrade_attempts: monotonic (anyio) time of every request to ``/ws``.
+        warnings: the organiser's log, one ``WS_SEQ_MISMATCH ...`` line per dropped token.
+        seq_mismatches: how many tokens were dropped for a wrong seq.
+        registrations: every successful ``register`` message.
+        register_attempts: every ``register`` received.
+        restarts: how many times ``restart()`` ran.
+    """
 
     def __init__(
         self,
@@ -56,19 +81,25 @@ class PracticeArena:
         on_token: TokenHook | None = None,
         on_done: EntryHook | None = None,
         on_round: RoundHook | None = None,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.pin = pin
         self.flavor = flavor
-        self.session_id: str | None = secrets.token_hex(8) if session_open else None
+        self.clock_offset_ms = clock_offset_ms
+        self.session_id: str | None = str(uuid.uuid4()) if session_open else None
         self.rounds: list[RoundRecord] = []
+        self.profiles: dict[str, Profile] = {}
         self.registrations: list[dict[str, Any]] = []
         self.register_attempts = 0
         self.invalid: list[str] = []
         self.close_codes: list[int | None] = []
-        self.world: World | None = None
+        self.warnings: list[str] = []
+        self.seq_mismatches = 0
+        self.http_requests: Counter[str] = Counter()
+        self.upgrade_attempts: list[float] = []
+        self.restarts = 0
         self.agent_prompts: list[dict[str, Any]] = []
-        self._world_links: dict[str, ServerConnection] = {}
-        self._world_timing = (0.3, 0.6, 12.0)
+        self._world = WorldHost(self._send, self._linked, self._touch)
         self._heartbeat_interval = heartbeat_interval
         self._ping = (ping_interval, ping_timeout)
         self._ssl = ssl_context
@@ -77,23 +108,17 @@ class PracticeArena:
         self._on_done = on_done
         self._on_round = on_round
         self._participants: dict[str, ServerConnection] = {}
+        self._refusals: list[tuple[int, float | None]] = []
+        self._closes_after_register: list[int] = []
+        self._port = 0
+        self._back = anyio.Event()
         self._server: Server | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> PracticeArena:
-        # The real servers ping every 30 s and drop a link after 3 missed pongs.
-        self._server = await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            max_size=2**20,
-            ping_interval=self._ping[0],
-            ping_timeout=self._ping[1],
-            compression=None,
-            ssl=self._ssl,
-        )
+        await self._listen()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._heartbeats)
@@ -109,21 +134,75 @@ class PracticeArena:
         assert self._tg is not None
         self._tg.cancel_scope.cancel()
         await self._tg.__aexit__(exc_type, exc, tb)
-        self._server.close()
-        await self._server.wait_closed()
+        if self._server.is_serving():  # not when left in the middle of a restart
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _listen(self) -> None:
+        # The real servers ping every 30 s and drop a link after 3 missed pongs.
+        self._server = await serve(
+            self._handle,
+            "127.0.0.1",
+            self._port,
+            max_size=2**20,
+            ping_interval=self._ping[0],
+            ping_timeout=self._ping[1],
+            compression=None,
+            ssl=self._ssl,
+            process_request=self._process_request,
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def restart(self, down_for: float = 0.0) -> None:
+        """Simulate the arena process restarting (killed, then started again).
+
+        Every connection is cut with no close frame, every in-memory token
+        buffer (and first-token time) is forgotten, and every avatar leaves;
+        the session, PIN, rounds, recorded responses and profiles (the
+        database) survive. For ``down_for`` seconds (or until ``come_back()``)
+        nothing listens, so a connection is refused; when this returns the
+        arena accepts connections again at the same URL.
+        """
+        assert self._server is not None
+        server = self._server
+        server.close(close_connections=False)
+        for ws in list(server.all_connections):
+            ws.transport.abort()
+        await server.wait_closed()
+        for record in self.rounds:
+            for entry in record.entries.values():
+                entry.forget()
+        self._back = anyio.Event()
+        self.restarts += 1
+        self._touch()
+        with anyio.move_on_after(down_for):
+            await self._back.wait()  # the process is down: nothing listens
+        await self._listen()
+
+    def come_back(self) -> None:
+        """End a ``restart(down_for=...)`` down time now (for tests that must not wait it out)."""
+        self._back.set()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
         scheme = "wss" if self._ssl is not None else "ws"
-        return f"{scheme}://127.0.0.1:{port}/ws"
+        return f"{scheme}://127.0.0.1:{self._port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        """The same host and port as ``url``, for the HTTP reads (no trailing slash)."""
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}"
+
+    def server_time_ms(self) -> int:
+        """The server's wall clock in epoch ms, offset by ``clock_offset_ms``."""
+        return int(time.time() * 1000) + self.clock_offset_ms
 
     # ------------------------------------------------------------ organiser
 
     def open_session(self, pin: str | None = None) -> str:
         """Open a session (the organiser's ``POST /session``); returns its PIN."""
-        self.session_id = secrets.token_hex(8)
+        self.session_id = str(uuid.uuid4())
         self.pin = pin if pin is not None else self.pin
         return self.pin
 
@@ -132,7 +211,7 @@ class PracticeArena:
         message = {"type": "error", "message": "Session ended", "code": "SESSION_ENDED"}
         for ws in list(self._participants.values()):
             await self._send(ws, message)
-            await ws.close()
+            await _close_without_status(ws)
         self._participants.clear()
         self.open_session(new_pin)
         self._touch()
@@ -145,13 +224,23 @@ class PracticeArena:
         temperature: float | None = 0.8,
         deadline_ms: int | None = 90_000,
         seed: int | None = None,
+        svg_mode: bool = False,
     ) -> RoundRecord:
-        """Broadcast a challenge to every registered participant."""
+        """Broadcast a challenge to every participant registered now.
+
+        The round becomes the current one (ending the previous); it stays
+        current until ``stop_round()`` or the next ``start_round()``, never
+        ended by its deadline. A participant registering later never gets it.
+        """
+        previous = self.current_round
+        if previous is not None:
+            self._end(previous)
         first = 1 if self.flavor == "typescript" else 0
+        in_session = sum(r.session_id == self.session_id for r in self.rounds)
         challenge: dict[str, Any] = {
             "type": "challenge",
             "session_id": self.session_id,
-            "round": first + len(self.rounds),
+            "round": first + in_session,
             "prompt": prompt,
             "max_tokens": max_tokens,
             "temperature": temperature,
@@ -160,7 +249,14 @@ class PracticeArena:
         }
         if self.flavor == "typescript":
             challenge = {k: v for k, v in challenge.items() if v is not None}
-        record = RoundRecord(challenge["round"], challenge, anyio.current_time())
+        record = RoundRecord(
+            challenge["round"],
+            challenge,
+            anyio.current_time(),
+            session_id=self.session_id,
+            svg_mode=svg_mode,
+            started_at_ms=self.server_time_ms(),
+        )
         self.rounds.append(record)
         if self._on_round is not None:
             self._on_round(record)
@@ -168,6 +264,23 @@ class PracticeArena:
             record.entry(participant_id)
             await self._send(ws, challenge)
         return record
+
+    def stop_round(self) -> RoundRecord | None:
+        """End the current round (the organiser's ``POST /rounds/stop``); voting opens."""
+        record = self.current_round
+        if record is not None:
+            self._end(record)
+        return record
+
+    @property
+    def current_round(self) -> RoundRecord | None:
+        """The round ``GET /rounds/current`` reports, if any."""
+        if self.session_id is None:
+            return None
+        return next(
+            (r for r in reversed(self.rounds) if r.session_id == self.session_id and r.running),
+            None,
+        )
 
     async def rebroadcast(self, record: RoundRecord) -> None:
         """Send a round's challenge again (a replayed broadcast)."""
@@ -202,6 +315,65 @@ class PracticeArena:
     def is_connected(self, participant_id: str) -> bool:
         return participant_id in self._participants
 
+    def _linked(self, participant_id: str, ws: ServerConnection) -> bool:
+        return self._participants.get(participant_id) is ws
+
+    # ------------------------------------------------------------ link accidents
+
+    def refuse_upgrades(self, status: int, times: int, retry_after: float | None = None) -> None:
+        """Answer the next ``times`` WebSocket upgrades with HTTP ``status`` instead.
+
+        Like a proxy's 429 or a 503 in front of the arena. With ``retry_after``
+        the answer carries ``Retry-After`` in seconds (written with ``%g``, so
+        0.2 stays 0.2: a real proxy sends whole seconds, tests want short ones).
+        Every upgrade attempt's time is kept in ``upgrade_attempts``.
+        """
+        self._refusals.extend([(status, retry_after)] * times)
+
+    def close_after_register(self, times: int, code: int = 1000) -> None:
+        """Close the socket with ``code`` right after each of the next ``times`` registrations.
+
+        An arena that accepts, answers ``registered``, then hangs up at once.
+        """
+        self._closes_after_register.extend([code] * times)
+
+    # ------------------------------------------------------------ HTTP side
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Let ``/ws`` upgrade (unless told to refuse); answer any other path as plain HTTP."""
+        path = urlsplit(request.path).path
+        if path == "/ws":
+            self.upgrade_attempts.append(anyio.current_time())
+            self._touch()
+            if self._refusals:
+                status, retry_after = self._refusals.pop(0)
+                headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+                body = {"error": http.HTTPStatus(status).phrase}
+                return http_side.json_response(status, body, headers)
+            return None
+        self.http_requests[path] += 1
+        self._touch()
+        status, body = self._answer(path, request.path)
+        return http_side.json_response(status, body)
+
+    def _answer(self, path: str, url: str) -> http_side.Answer:
+        """The answer for ``path``; ``url`` (path and query) goes into Fastify's 404 text."""
+        if self.flavor == "python":
+            return http_side.not_found("GET", url, python=True)
+        if path == "/health":
+            return http_side.health(self.server_time_ms())
+        if path == "/rounds/current":
+            return http_side.current_round(self.session_id, self.current_round)
+        if match := _RESPONSES_PATH.fullmatch(path):
+            record = next((r for r in self.rounds if r.id == match[1]), None)
+            return http_side.round_responses(record)
+        if path == "/presence":
+            live = [self.profiles[pid] for pid in self._participants]
+            return http_side.presence(self.session_id, live)
+        if path == "/world/state":
+            return http_side.world_state(self.world)
+        return http_side.not_found("GET", url)
+
     # ------------------------------------------------------------ connection
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -217,6 +389,7 @@ class PracticeArena:
             for participant_id, conn in list(self._participants.items()):
                 if conn is ws:
                     del self._participants[participant_id]
+            self._world.leave(ws)
             await ws.close()
             self.close_codes.append(ws.close_code)
             self._touch()
@@ -234,24 +407,40 @@ class PracticeArena:
         kind = message["type"]
         if kind == "register":
             return await self._register(ws, message)
+        participant_id = message["participant_id"]
+        if self._participants.get(participant_id) is ws:
+            self.profiles[participant_id].last_seen_ms = self.server_time_ms()
         if kind in ("world_join", "agent_action", "agent_prompt"):
             return await self._on_world(ws, message)
         record = self._round(message["round"])
-        if record is None or self._participants.get(message["participant_id"]) is not ws:
-            return True  # not a round we ran, or not registered on this socket: ignored
-        entry = record.entry(message["participant_id"])
+        if record is None or self._participants.get(participant_id) is not ws:
+            return True  # not a round of this session, or not registered on this socket
+        entry = record.entry(participant_id)
         now = anyio.current_time()
         if kind == "token":
-            if entry.accept(message["seq"], message["content"], now) and self._on_token:
-                self._on_token(message["participant_id"], message["content"])
+            self._on_token_frame(record, entry, message, now)
         elif kind == "complete":
-            entry.complete, entry.complete_at = message, now
-            entry.completes += 1
+            entry.record(message, self.profiles[participant_id].nickname, now)
             self._finish(record, entry)
         else:
             entry.errors.append(message)
             self._finish(record, entry)
         return True
+
+    def _on_token_frame(
+        self, record: RoundRecord, entry: Entry, message: dict[str, Any], now: float
+    ) -> None:
+        expected = entry.next_seq
+        if entry.accept(message["seq"], message["content"], now):
+            if self._on_token is not None:
+                self._on_token(entry.participant_id, message["content"])
+            return
+        self.seq_mismatches += 1
+        self.warnings.append(
+            f"WS_SEQ_MISMATCH: Token sequence mismatch — token dropped "
+            f"participant={entry.participant_id} round={record.index} "
+            f"expected={expected} got={message['seq']}"
+        )
 
     async def _register(self, ws: ServerConnection, message: dict[str, Any]) -> bool:
         python = self.flavor == "python"
@@ -265,17 +454,41 @@ class PracticeArena:
             )
             return not python
         participant_id = message["participant_id"]
+        self._remember(message)
         previous = self._participants.get(participant_id)
-        if previous is not None and previous is not ws:
-            await previous.close()  # the same participant on a new socket wins
+        if previous is not None and previous is not ws and self._tg is not None:
+            # The newer socket wins; the older one is closed with no status and no error frame.
+            self._tg.start_soon(_close_without_status, previous)
         self._participants[participant_id] = ws
         self.registrations.append(message)
         key = "participant_id" if python else "session_id"
         value = participant_id if python else self.session_id
         await self._send(ws, {"type": "registered", key: value})
+        if self._closes_after_register:
+            await ws.close(self._closes_after_register.pop(0))
+            return False
         return True
 
+    def _remember(self, message: dict[str, Any]) -> None:
+        """Create or update the participant's profile (the database row)."""
+        now = self.server_time_ms()
+        participant_id = message["participant_id"]
+        known = self.profiles.get(participant_id)
+        self.profiles[participant_id] = Profile(
+            id=participant_id,
+            nickname=message["nickname"],
+            runner=message.get("runner"),
+            model=message.get("model"),
+            created_at_ms=now if known is None else known.created_at_ms,
+            last_seen_ms=now,
+        )
+
     # ------------------------------------------------------------ world mode
+
+    @property
+    def world(self) -> World | None:
+        """The 2-D world, once started (by the organiser or by a ``world_join``)."""
+        return self._world.world
 
     async def start_world(
         self,
@@ -286,63 +499,42 @@ class PracticeArena:
         stay_seconds: float = 0.6,
         repulse_seconds: float = 12.0,
     ) -> World:
-        """Open the 2-D world (the organiser's ``POST /world/start``)."""
+        """Open a new 2-D world (the organiser's ``POST /world/start``)."""
         assert self._tg is not None
-        self.world = World(food_count=food_count, seed=seed)
-        self._world_timing = (hop_seconds, stay_seconds, repulse_seconds)
-        self._tg.start_soon(self._drive_world, self.world)
-        return self.world
+        world = World(food_count=food_count, seed=seed)
+        self._world.start(self._tg, world, (hop_seconds, stay_seconds, repulse_seconds))
+        return world
+
+    def stop_world(self) -> None:
+        """Stop the world (``POST /world/stop``): no more pulses until it starts again.
+
+        As on the real arena, any participant's ``world_join`` starts it again.
+        """
+        self._world.stop()
 
     async def _on_world(self, ws: ServerConnection, message: dict[str, Any]) -> bool:
-        participant_id = message["participant_id"]
-        if self._participants.get(participant_id) is not ws:
+        if self._participants.get(message["participant_id"]) is not ws:
             await self._send(ws, {"type": "error", "message": "Register before joining the world"})
-            return True
-        kind, world = message["type"], self.world
-        if kind == "agent_prompt":
+        elif message["type"] == "agent_prompt":
             self.agent_prompts.append(message)
-        elif world is not None and kind == "world_join":
-            avatar = world.join(participant_id, message.get("emoji"))
-            avatar.pulsed_at = None  # (re)joined: the first perception goes out at once
-            self._world_links[participant_id] = ws
-        elif world is not None and participant_id in world.avatars:
-            self._on_action(world, world.avatars[participant_id], message)
+        else:
+            assert self._tg is not None
+            self._world.on_message(self._tg, ws, message)
         return True
-
-    def _on_action(self, world: World, avatar: Avatar, message: dict[str, Any]) -> None:
-        now = anyio.current_time()
-        hopping = now < avatar.busy_until
-        if hopping or avatar.pulsed_at is None or message["pulse"] != avatar.pulse:
-            avatar.ignored += 1  # still hopping, or the answer to an old pulse: wasted
-            return
-        avatar.accepted += 1
-        if message.get("say"):
-            avatar.says.append(message["say"][:60])
-        world.act(avatar, message["direction"])
-        hop, stay, _ = self._world_timing
-        avatar.busy_until = now + (stay if message["direction"] == "STAY" else hop)
-        avatar.pulsed_at = None
-
-    async def _drive_world(self, world: World) -> None:
-        """Pulse every idle avatar; re-pulse one whose answer never came."""
-        _, _, repulse = self._world_timing
-        while True:
-            now = anyio.current_time()
-            for participant_id, avatar in list(world.avatars.items()):
-                ws = self._world_links.get(participant_id)
-                if ws is None or self._participants.get(participant_id) is not ws:
-                    continue  # not (or no longer) connected: pulses resume on rejoin
-                idle = now >= avatar.busy_until
-                late = avatar.pulsed_at is not None and now - avatar.pulsed_at >= repulse
-                if idle and (avatar.pulsed_at is None or late):
-                    await self._send(ws, world.perceive(avatar, now))
-                    self._touch()
-            await anyio.sleep(0.01)
 
     # ------------------------------------------------------------ helpers
 
     def _round(self, index: Any) -> RoundRecord | None:
-        return next((r for r in self.rounds if r.index == index), None)
+        """A round of the current session by its index, as the real server looks it up."""
+        return next(
+            (r for r in self.rounds if r.index == index and r.session_id == self.session_id),
+            None,
+        )
+
+    def _end(self, record: RoundRecord) -> None:
+        record.ended_at_ms = self.server_time_ms()
+        record.voting_status = "open"
+        self._touch()
 
     def _finish(self, record: RoundRecord, entry: Entry) -> None:
         entry.done.set()
@@ -356,6 +548,13 @@ class PracticeArena:
     async def _heartbeats(self) -> None:
         while True:
             await anyio.sleep(self._heartbeat_interval)
-            beat = {"type": "heartbeat", "ts": int(time.time() * 1000)}
+            beat = {"type": "heartbeat", "ts": self.server_time_ms()}
             for ws in list(self._participants.values()):
                 await self._send(ws, beat)
+
+
+async def _close_without_status(ws: ServerConnection) -> None:
+    """Close with an empty close frame, as Node's ``ws.close()`` does (1005 on the client)."""
+    with contextlib.suppress(ConnectionClosed):
+        async with ws.send_context():
+            ws.protocol.send_close()

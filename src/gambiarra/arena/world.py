@@ -4,7 +4,8 @@ It produces the same ``perception`` fields as the real arena (protocol.md)
 and follows its rules: a perception whenever an avatar is idle; actions that
 arrive while the avatar is still hopping, or that answer an old pulse, are
 ignored; ``STAY`` re-pulses after a short pause; no answer for a while
-re-sends a perception. Seeded, so a practice game repeats.
+re-sends a perception; an avatar leaves (score and all) when its link drops.
+Seeded, so a practice game repeats.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class World:
         self.width, self.height, self.objective = width, height, objective
         self.walls = walls if walls is not None else set()
         self.avatars: dict[str, Avatar] = {}
+        self.departed: list[Avatar] = []  # avatars that left, oldest first (organiser's log)
+        self.running = True  # the organiser's start/stop; a world_join starts it again
         self._rng = random.Random(seed)
         self.food: set[tuple[int, int]] = set()
         for _ in range(food_count):
@@ -69,6 +72,21 @@ class World:
             avatar = Avatar(participant_id, x, y, emoji or "🙂")
             self.avatars[participant_id] = avatar
         return avatar
+
+    def leave(self, participant_id: str) -> Avatar | None:
+        """Remove the avatar and its score (its connection dropped), as the real arena does."""
+        avatar = self.avatars.pop(participant_id, None)
+        if avatar is not None:
+            self.departed.append(avatar)
+        return avatar
+
+    def last_avatar(self, participant_id: str) -> Avatar | None:
+        """The participant's avatar in the world now, else the last one that left."""
+        if participant_id in self.avatars:
+            return self.avatars[participant_id]
+        return next(
+            (a for a in reversed(self.departed) if a.participant_id == participant_id), None
+        )
 
     def perceive(self, avatar: Avatar, now: float) -> dict[str, Any]:
         """The next radar pulse for this avatar, as the arena sends it."""
