@@ -204,7 +204,13 @@ async def test_integral_floats_in_a_challenge_are_played(arena: PracticeArena) -
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(10):
                 await arena.wait_registered("ana-pc")
-                record = RoundRecord(1, challenge, anyio.current_time())
+                record = RoundRecord(
+                    1,
+                    challenge,
+                    anyio.current_time(),
+                    session_id=arena.session_id,
+                    started_at_ms=arena.server_time_ms(),
+                )
                 arena.rounds.append(record)
                 await arena.send_raw("ana-pc", json.dumps(challenge))
                 await record.entry("ana-pc").done.wait()
