@@ -223,15 +223,24 @@ class ArenaLink:
     async def _linked(self, ws: ClientConnection, receive: Receive) -> None:
         """Registered: settle what to (re)send, then write until the link ends."""
         late = await self._rejoin() if self._http is not None else self._delivery.rewind()
-        if isinstance(late, PlayRound):
+        if isinstance(late, PlayRound) and not self._got(late.challenge):
             self._ours = OurRound(late.challenge.round, late.challenge.session_id)
             await receive(LateChallenge(late.challenge, late.left_ms))
             self._learn_round(late.challenge.round)
         await self._delivery.serve(ws)
 
+    def _got(self, challenge: Challenge) -> bool:
+        """The challenge arrived by itself while we were looking the round up."""
+        ours = self._ours
+        return ours is not None and (ours.index, ours.session_id) == (
+            challenge.round,
+            challenge.session_id,
+        )
+
     async def _rejoin(self) -> PlayRound | None:
         """Ask the arena what it holds; position the outbox. Returns a round to join."""
         assert self._http is not None
+        await self._drop_recorded_rounds()
         current = await self._http.current_round()
         now = await self._http.server_time_ms() if isinstance(current, RoundOnArena) else None
         if current is None or (isinstance(current, RoundOnArena) and now is None):
@@ -250,6 +259,15 @@ class ArenaLink:
                 self._rounds[arena.index] = arena
                 return decision
         return None
+
+    async def _drop_recorded_rounds(self) -> None:
+        """Ended rounds still unconfirmed: the arena may have recorded them whole."""
+        log = self._delivery.log
+        for round in sorted(self._delivery.outbox.rounds()):
+            known = self._rounds.get(round)
+            ended = round != log.round or log.final is not None
+            if ended and known is not None and await self._recorded(known.round_id, round):
+                self._delivery.drop_round(round)
 
     async def _resume(self, resume: ResumeAt) -> None:
         final = self._delivery.log.final is not None and self._delivery.log.round == resume.round

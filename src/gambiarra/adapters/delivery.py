@@ -122,6 +122,11 @@ class Delivery:
             self._final_id = self._final_in_outbox()
         return resent
 
+    def drop_round(self, round: int) -> None:
+        """The arena recorded that round whole: its unconfirmed frames are not needed."""
+        self.outbox.drop(round)
+        self._final_id = self._final_in_outbox()  # ids after the dropped frames moved
+
     def resend_final(self, round: int) -> bool:
         """Write the round's final frame once more (the arena did not record it)."""
         if self.log.round != round or self.log.final is None:

@@ -109,6 +109,15 @@ class Outbox:
         self._frames.extend((round, frame) for frame in frames)
         return len(self._frames)
 
+    def rounds(self) -> set[int]:
+        """The rounds that still have unconfirmed frames."""
+        return {round for round, _ in self._frames if round is not None}
+
+    def drop(self, round: int) -> None:
+        """A new link, and the arena has all of ``round``: never write it again."""
+        self.rewind()
+        self._frames = deque(held for held in self._frames if held[0] != round)
+
     def clear(self) -> None:
         """Drop everything (the session these frames belong to is gone)."""
         self._base += len(self._frames)
