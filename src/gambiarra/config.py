@@ -446,7 +446,8 @@ def read_text_file(path: str, what: str, limit: int = CONFIG_LIMIT) -> str:
     except OSError as exc:
         raise ConfigError(f"{what}: não consegui ler o arquivo ({os_reason(exc)})") from None
     if len(data) > limit:
-        raise ConfigError(f"{what}: o arquivo passa de {limit // 1024} KiB; use um arquivo menor")
+        size = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit >> 10} KiB"
+        raise ConfigError(f"{what}: o arquivo passa de {size}; use um arquivo menor")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
