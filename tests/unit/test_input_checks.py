@@ -215,8 +215,9 @@ def test_a_template_with_a_bom_is_read(tmp_path: Path) -> None:
         ("--ca-file", lambda p: p / "nada.pem", "não consegui ler o arquivo (arquivo não"),
     ],
 )  # fmt: skip
-def test_missing_files_are_named(tmp_path: Path, option: str, make: object, needle: str) -> None:
-    assert callable(make)
+def test_missing_files_are_named(
+    tmp_path: Path, option: str, make: Callable[[Path], Path], needle: str
+) -> None:
     path = make(tmp_path)
     with pytest.raises(ConfigError) as caught:
         parse(["agent", *REQUIRED, option, str(path)], {})
