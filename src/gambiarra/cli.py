@@ -145,14 +145,12 @@ def _portuguese() -> Iterator[None]:
     names is its translation hook without installing a catalogue. Restored
     afterwards, so no one else's parser is touched.
     """
-    saved = {name: getattr(argparse, name, None) for name in ("_", "ngettext")}
-    argparse._ = _gettext  # type: ignore[attr-defined]
-    argparse.ngettext = _ngettext  # type: ignore[attr-defined]
+    saved = (argparse._, argparse.ngettext)  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = _gettext, _ngettext  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        for name, value in saved.items():
-            setattr(argparse, name, value)
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -291,9 +289,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Command:
 def _complete(name: str, settings: Settings, given: Mapping[str, Any]) -> Settings:
     """Rules that a single option cannot check: required options, pairs, files."""
     missing = [
-        f"{o.flag} (ou {o.env})"
-        for o in OPTIONS
-        if name in o.required_by and o.name in COMMANDS[name] and not given.get(o.name)
+        f"{o.flag} (ou {o.env})" for o in OPTIONS if name in o.required_by and not given.get(o.name)
     ]
     if missing:
         raise ConfigError("falta informar " + ", ".join(missing))

@@ -116,8 +116,11 @@ ID_LIMIT = 64
 NICKNAME_LIMIT = 40
 MAX_TOKENS_LIMIT = 1_000_000
 TEMPERATURE_LIMIT = 2.0
-# Format characters an emoji needs: joiners (👩‍💻) and tag letters (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
-_EMOJI_FORMAT = {"\u200c", "\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)}
+# Format characters that emoji need: joiners (👩‍💻) and, after a black flag,
+# tag letters (🏴󠁧󠁢󠁳󠁣󠁴󠁿, Scotland).
+_JOINERS = "\u200c\u200d"
+_BLACK_FLAG = "\U0001f3f4"
+_FLAG_TAGS = frozenset(chr(code) for code in range(0xE0020, 0xE0080))
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
@@ -242,16 +245,18 @@ def _host_and_port(hostport: str, example: str) -> None:
 
 
 def _unprintable(text: str, allowed: str) -> str | None:
-    """The first character that would garble a line on screen, if any."""
+    """The first character that would garble or hide text on screen, if any."""
     if text.isprintable():  # fast path, in C: no controls, no format characters
         return None
     import unicodedata
 
+    in_flag = False
     for char in text:
-        kind = unicodedata.category(char)
-        if char in allowed or char in _EMOJI_FORMAT:
+        # Tag letters are invisible text, allowed only inside a flag emoji (🏴 + tags).
+        in_flag = char == _BLACK_FLAG or (in_flag and char in _FLAG_TAGS)
+        if char in allowed or char in _JOINERS or in_flag:
             continue
-        if kind in ("Cc", "Cs", "Zl", "Zp") or kind == "Cf":
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             return char
     return None
 
@@ -390,11 +395,11 @@ def parse_value(option: Option, raw: str, source: str) -> Any:
             + ", ".join(option.choices)
         )
     reason = _unreadable(raw, "\n\t\r" if option.lines else "")
-    try:
-        if reason is None:
+    if reason is None:
+        try:
             return option.parse(raw)
-    except ValueError as exc:
-        reason = str(exc)
+        except ValueError as exc:
+            reason = str(exc)
     raise ConfigError(f"{source}: valor inválido {_shown(option, raw)}: {reason}")
 
 

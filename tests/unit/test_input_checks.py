@@ -43,6 +43,8 @@ REJECTED = [
     (["--nickname", "Ana\x85"], "(U+0085)"),  # a C1 control
     (["--nickname", "\u202eanA"], "(U+202E)"),  # right-to-left override
     (["--nickname", "Ana\u2028Bob"], "(U+2028)"),  # line separator
+    (["--nickname", "Ana\U000e0041\U000e0042"], "(U+E0041)"),  # invisible tag letters
+    (["--nickname", "Ana\u200b"], "(U+200B)"),  # zero-width space
     (["--nickname", "x" * 41], "use no máximo 40 caracteres (emoji contam 2)"),
     (["--nickname", "🦊" * 21], "use no máximo 40 caracteres"),
     (["--participant-id", "p" * 65], "use no máximo 64 caracteres"),
