@@ -11,12 +11,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gambiarra.errors import ConfigError
 
-__all__ = ["APIS", "OPTIONS", "RUNNERS", "Option", "Settings", "from_env", "from_file"]
+__all__ = [
+    "APIS",
+    "ID_LIMIT",
+    "NICKNAME_LIMIT",
+    "OPTIONS",
+    "OPTION_BY_NAME",
+    "REGISTERING",
+    "RUNNERS",
+    "Option",
+    "Settings",
+    "from_env",
+    "from_file",
+    "os_reason",
+    "parse_value",
+    "read_text_file",
+]
 
 RUNNERS = ("ollama", "lmstudio", "llamacpp", "openai", "mock")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -92,38 +106,61 @@ class Settings:
         return tuple(s for s in (self.pin, self.api_key) if s)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"{text} is not a positive whole number")
-    return value
+# Checks of single values. Each takes the raw text and returns the value, or
+# raises ValueError whose message says, in Portuguese, what to write instead.
+# Imports of unicodedata, ipaddress and the text helpers happen inside them:
+# ``--help`` imports this module and must stay fast.
+
+# Lengths in UTF-16 code units, the way the TypeScript arena counts.
+ID_LIMIT = 64
+NICKNAME_LIMIT = 40
+MAX_TOKENS_LIMIT = 1_000_000
+TEMPERATURE_LIMIT = 2.0
+# Format characters that emoji need: joiners (👩‍💻) and, after a black flag,
+# tag letters (🏴󠁧󠁢󠁳󠁣󠁴󠁿, Scotland).
+_JOINERS = "\u200c\u200d"
+_BLACK_FLAG = "\U0001f3f4"
+_FLAG_TAGS = frozenset(chr(code) for code in range(0xE0020, 0xE0080))
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"{text} is negative")
-    return value
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ValueError(f"use um número inteiro de {low} a {high}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:  # also rejects NaN
-        raise ValueError(f"{text} is not a number > 0")
-    return value
+def _number(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        import math
 
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        fits = (low < value if above_low else low <= value) and value <= high
+        if not fits:  # NaN fails every comparison; inf fails ``<= high``
+            start = f"maior que {low:g}" if above_low else f"de {low:g}"
+            raise ValueError(f"use um número {start} até {high:g}")
+        return value
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:  # also rejects NaN
-        raise ValueError(f"{text} is not a number >= 0")
-    return value
+    return parse
 
 
 def _tps_range(text: str) -> str:
     low, _, high = text.partition("-")
-    if not 0 < float(low) <= float(high or low):
-        raise ValueError(f"{text} is not a range like 10-60")
+    check = _number(0, 100_000, above_low=True)
+    try:
+        if check(low) > check(high or low):
+            raise ValueError
+    except ValueError:
+        raise ValueError("use uma faixa como 10-60 (tokens/s, o menor primeiro)") from None
     return text
 
 
@@ -133,7 +170,98 @@ def _boolean(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", "não", "nao"):
         return False
-    raise ValueError(f"{text} is not true or false")
+    raise ValueError("use true ou false")
+
+
+def _text(limit: int, *, blank: bool = False) -> Callable[[str], str]:
+    """Text up to ``limit`` UTF-16 units, without the spaces around it."""
+
+    def parse(text: str) -> str:
+        from gambiarra.domain.text import utf16_len
+
+        text = text.strip()
+        if not text and not blank:
+            raise ValueError("não pode ficar em branco")
+        if utf16_len(text) > limit:
+            raise ValueError(f"use no máximo {limit} caracteres (emoji contam 2)")
+        return text
+
+    return parse
+
+
+def _color(text: str) -> str:
+    digits = text[1:]
+    if not (
+        len(text) == 7 and text[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in digits)
+    ):
+        raise ValueError("use uma cor como #ff5e5e (# e 6 dígitos hexadecimais)")
+    return text
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    """An address with one of these schemes, a host and, if given, a port 1..65535."""
+    example = "ws://192.168.0.10:3000/ws" if "ws" in schemes else "http://localhost:11434"
+
+    def parse(text: str) -> str:
+        scheme, sep, rest = text.partition("://")
+        if not sep or scheme.lower() not in schemes:
+            raise ValueError(
+                f"use um endereço {' ou '.join(s + '://' for s in schemes)}, como {example}"
+            )
+        if any(char.isspace() for char in text):
+            raise ValueError(f"tire os espaços do endereço, como {example}")
+        if "ws" in schemes and "#" in rest:
+            raise ValueError(f"tire o #... do fim do endereço, como {example}")
+        authority = rest
+        for end in "/?#":
+            authority = authority.partition(end)[0]
+        _host_and_port(authority.rpartition("@")[2], example)
+        return text
+
+    return parse
+
+
+def _host_and_port(hostport: str, example: str) -> None:
+    brackets = "escreva o IPv6 entre colchetes, como ws://[::1]:3000/ws"
+    if hostport.startswith("["):
+        host, closed, after = hostport[1:].partition("]")
+        if not closed or after[:1] not in ("", ":"):
+            raise ValueError(brackets)
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"[{host}] não é um endereço IPv6 válido") from None
+        colon, port = after[:1], after[1:]
+    else:
+        host, colon, port = hostport.partition(":")
+        if "[" in hostport or "]" in hostport or ":" in port:
+            raise ValueError(brackets)
+        if not host:
+            raise ValueError(f"falta o nome ou IP da máquina, como {example}")
+    if colon and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("a porta deve ser um número de 1 a 65535")
+
+
+def _unprintable(text: str, allowed: str) -> str | None:
+    """The first character that would garble or hide text on screen, if any."""
+    if text.isprintable():  # fast path, in C: no controls, no format characters
+        return None
+    import unicodedata
+
+    in_flag = False
+    for char in text:
+        # Tag letters are invisible text, allowed only inside a flag emoji (🏴 + tags).
+        in_flag = char == _BLACK_FLAG or (in_flag and char in _FLAG_TAGS)
+        if char in allowed or char in _JOINERS or in_flag:
+            continue
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            return char
+    return None
+
+
+REGISTERING = frozenset({"play", "agent"})  # the commands that join the arena as a participant
 
 
 @dataclass(frozen=True)
@@ -144,9 +272,12 @@ class Option:
     help: str
     parse: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
-    required: bool = False
+    required_by: frozenset[str] = frozenset()  # commands that cannot run without it
     metavar: str | None = None
     kind: type = str  # what a config-file value must be
+    unset: str = ""  # what happens when the option is not given (default None)
+    secret: bool = False  # never echoed back in an error message
+    lines: bool = False  # may hold line breaks and tabs (a prompt, not a label)
 
     @property
     def flag(self) -> str:
@@ -166,70 +297,86 @@ class Option:
 
 
 _FALLBACK = "usado quando o desafio não traz o seu próprio"
+_PATH = _text(4096)
 
 OPTIONS: tuple[Option, ...] = (
     # the arena
-    Option("url", "endereço WebSocket da arena", metavar="URL"),
-    Option("pin", "PIN da sessão, dado pela organização", required=True),
-    Option("participant_id", "seu identificador único na arena", required=True, metavar="ID"),
-    Option("nickname", "seu apelido no telão", required=True, metavar="APELIDO"),
-    Option("rounds", "sai com código 0 depois de N rodadas (padrão: joga até Ctrl-C)",
-           _positive_int, metavar="N", kind=int),
-    Option("max_reconnects",
-           "desiste depois de N tentativas seguidas de (re)conexão (padrão: nunca desiste)",
-           _non_negative_int, metavar="N", kind=int),
-    Option("ca_file", "certificado (PEM) de uma arena wss:// com certificado próprio",
-           metavar="ARQUIVO"),
+    Option("url", "endereço WebSocket da arena", _url("ws", "wss"), metavar="URL"),
+    Option("pin", "PIN da sessão, dado pela organização", _text(64),
+           required_by=REGISTERING | {"swarm"}, secret=True, unset="o PIN não é conferido"),
+    Option("participant_id",
+           f"seu identificador único na arena (até {ID_LIMIT} caracteres)", _text(ID_LIMIT),
+           required_by=REGISTERING, metavar="ID", unset="um doctor-… descartável"),
+    Option("nickname", f"seu apelido no telão (até {NICKNAME_LIMIT} caracteres)",
+           _text(NICKNAME_LIMIT), required_by=REGISTERING, metavar="APELIDO", unset="o ID"),
+    Option("rounds", "sai com código 0 depois de N rodadas", _whole(1, 1_000_000), metavar="N",
+           kind=int, unset="joga até Ctrl-C"),
+    Option("max_reconnects", "desiste depois de N tentativas seguidas de (re)conexão",
+           _whole(0, 1_000_000), metavar="N", kind=int, unset="nunca desiste"),
+    Option("ca_file", "certificado (PEM) de uma arena wss:// com certificado próprio", _PATH,
+           metavar="ARQUIVO", unset="só os certificados do sistema"),
     # the model
     Option("runner", "servidor do modelo local", choices=RUNNERS),
-    Option("model", "nome do modelo no servidor local (com --runner mock: mock)", metavar="MODELO"),
-    Option("temperature", f"temperatura ({_FALLBACK})", _non_negative_float, metavar="T",
-           kind=float),
-    Option("max_tokens", f"limite de tokens ({_FALLBACK})", _positive_int, metavar="N", kind=int),
-    Option("ollama_url", "endereço do Ollama", metavar="URL"),
-    Option("lmstudio_url", "endereço do LM Studio (API compatível com OpenAI)", metavar="URL"),
-    Option("llamacpp_url", "endereço do llama-server do llama.cpp", metavar="URL"),
-    Option("base_url", "endereço de um servidor compatível com OpenAI (--runner openai)",
+    Option("model", "nome do modelo no servidor local (com --runner mock: mock)", _text(256),
+           metavar="MODELO"),
+    Option("temperature", f"temperatura, de 0 a {TEMPERATURE_LIMIT:g} ({_FALLBACK})",
+           _number(0, TEMPERATURE_LIMIT), metavar="T", kind=float),
+    Option("max_tokens", f"limite de tokens ({_FALLBACK})", _whole(1, MAX_TOKENS_LIMIT),
+           metavar="N", kind=int),
+    Option("ollama_url", "endereço do Ollama", _url("http", "https"), metavar="URL"),
+    Option("lmstudio_url", "endereço do LM Studio (API compatível com OpenAI)",
+           _url("http", "https"), metavar="URL"),
+    Option("llamacpp_url", "endereço do llama-server do llama.cpp", _url("http", "https"),
            metavar="URL"),
+    Option("base_url", "endereço de um servidor compatível com OpenAI (--runner openai)",
+           _url("http", "https"), metavar="URL"),
     Option("api_key", "chave do servidor OpenAI-compatível (enviada como Bearer; nunca exibida)",
-           metavar="CHAVE"),
+           _text(4096), metavar="CHAVE", secret=True, unset="nenhuma"),
     Option("api", "API do servidor: ollama generate|chat, lmstudio completions|chat, "
-           "openai chat|completions", choices=("generate", "chat", "completions")),
-    Option("think", "liga/desliga o raciocínio de modelos que pensam (Ollama; padrão: o do "
-           "modelo)", _boolean, kind=bool),
-    Option("system", "prompt de sistema enviado ao modelo em toda rodada", metavar="TEXTO"),
-    Option("prompt_template", "arquivo com um modelo de prompt contendo {prompt}",
-           metavar="ARQUIVO"),
+           "openai chat|completions", choices=("generate", "chat", "completions"),
+           unset="a primeira do runner"),
+    Option("think", "liga/desliga o raciocínio de modelos que pensam (Ollama)", _boolean,
+           kind=bool, unset="o do modelo"),
+    Option("system", "prompt de sistema enviado ao modelo em toda rodada",
+           _text(20_000, blank=True), metavar="TEXTO", lines=True, unset="nenhum"),
+    Option("prompt_template", "arquivo com um modelo de prompt contendo {prompt}", _PATH,
+           metavar="ARQUIVO", unset="o desafio como veio"),
     Option("runner_timeout", "segundos sem nenhum byte do modelo para a rodada falhar",
-           _positive_float, metavar="S", kind=float),
+           _number(0, 3600, above_low=True), metavar="S", kind=float),
     Option("mock_tps", "tokens por segundo do runner mock (0 = instantâneo)",
-           _non_negative_float, metavar="TPS", kind=float),
+           _number(0, 100_000), metavar="TPS", kind=float),
     # what you see and keep
-    Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta",
-           metavar="PASTA"),
+    Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta", _PATH,
+           metavar="PASTA", unset="não guarda"),
     Option("json", "uma linha JSON por evento, para scripts e painéis", _boolean, kind=bool),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
     # world mode
-    Option("emoji", "o emoji do seu avatar no mundo 2-D", metavar="EMOJI"),
-    Option("color", "a cor do seu avatar, como #ff5e5e", metavar="COR"),
+    Option("emoji", "o emoji do seu avatar no mundo 2-D", _text(16, blank=True),
+           metavar="EMOJI"),
+    Option("color", "a cor do seu avatar, como #ff5e5e", _color, metavar="COR",
+           unset="a arena escolhe"),
     Option("strategy", "estratégia do agente: greedy, explorer, cautious (ou guloso, "
-           "explorador, cauteloso) ou um texto seu", metavar="TEXTO"),
+           "explorador, cauteloso) ou um texto seu", _text(2000), metavar="TEXTO", lines=True),
     Option("agent_template", "arquivo com o modelo de prompt do agente ({{objetivo}}, "
-           "{{estrategia}}, {{radar}}, {{protocolo}})", metavar="ARQUIVO"),
-    Option("decision_timeout", "segundos para o modelo decidir cada pulso", _positive_float,
-           metavar="S", kind=float),
-    Option("decision_tokens", "limite de tokens por decisão (padrão 64; 512 com --think)",
-           _positive_int, metavar="N", kind=int),
-    Option("pulses", "sai depois de responder N pulsos do mundo", _positive_int, metavar="N",
-           kind=int),
+           "{{estrategia}}, {{radar}}, {{protocolo}})", _PATH, metavar="ARQUIVO",
+           unset="o embutido"),
+    Option("decision_timeout", "segundos para o modelo decidir cada pulso",
+           _number(0, 600, above_low=True), metavar="S", kind=float),
+    Option("decision_tokens", "limite de tokens por decisão", _whole(1, MAX_TOKENS_LIMIT),
+           metavar="N", kind=int, unset="64; 512 com --think"),
+    Option("pulses", "sai depois de responder N pulsos do mundo", _whole(1, 1_000_000),
+           metavar="N", kind=int, unset="joga até Ctrl-C"),
     Option("world", "ensaia o modo mundo (agente) em vez das rodadas", _boolean, kind=bool),
     # swarm
-    Option("count", "quantos participantes simulados", _positive_int, metavar="N", kind=int),
-    Option("id_prefix", "prefixo dos participant_id simulados", metavar="PREFIXO"),
+    Option("count", "quantos participantes simulados", _whole(1, 10_000), metavar="N", kind=int),
+    Option("id_prefix", "prefixo dos participant_id simulados", _text(ID_LIMIT - 8),
+           metavar="PREFIXO"),
     Option("tps", "faixa de tokens/s dos modelos simulados, como 10-60", _tps_range,
            metavar="MIN-MAX"),
-    Option("ramp", "conexões novas por segundo", _positive_float, metavar="N", kind=float),
-    Option("seed", "semente das velocidades e dos textos simulados", int, metavar="N", kind=int),
+    Option("ramp", "conexões novas por segundo", _number(0, 10_000, above_low=True),
+           metavar="N", kind=float),
+    Option("seed", "semente das velocidades e dos textos simulados", _whole(0, 2**63 - 1),
+           metavar="N", kind=int),
 )  # fmt: skip
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
@@ -237,15 +384,39 @@ _BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIO
 
 
 def parse_value(option: Option, raw: str, source: str) -> Any:
-    """Convert and check one raw value, naming where it came from on error."""
+    """Convert and check one raw value, naming where it came from on error.
+
+    Raises:
+        ConfigError: one line saying which value is wrong and what to write.
+    """
     if option.choices is not None and raw not in option.choices:
         raise ConfigError(
-            f"{source}: {raw!r} não é uma opção; use uma de {', '.join(option.choices)}"
+            f"{source}: {_shown(option, raw)} não é uma opção; use uma de "
+            + ", ".join(option.choices)
         )
-    try:
-        return option.parse(raw)
-    except ValueError:
-        raise ConfigError(f"{source}: valor inválido {raw!r}") from None
+    reason = _unreadable(raw, "\n\t\r" if option.lines else "")
+    if reason is None:
+        try:
+            return option.parse(raw)
+        except ValueError as exc:
+            reason = str(exc)
+    raise ConfigError(f"{source}: valor inválido {_shown(option, raw)}: {reason}")
+
+
+def _unreadable(raw: str, allowed: str) -> str | None:
+    char = _unprintable(raw, allowed)
+    if char is None:
+        return None
+    if "\ud800" <= char <= "\udfff":  # bytes that were not UTF-8, smuggled in by the OS
+        return "tem bytes que não são UTF-8; escreva o texto em UTF-8"
+    return f"tem um caractere de controle ou invisível (U+{ord(char):04X}); tire-o"
+
+
+def _shown(option: Option, raw: str) -> str:
+    """The value as an error message may show it: quoted, short, never a secret."""
+    if option.secret:
+        return "(oculto)"
+    return repr(raw) if len(raw) <= 60 else repr(raw[:60]) + "…"
 
 
 def from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, Any]:
@@ -264,6 +435,45 @@ def from_env(environ: Mapping[str, str], names: tuple[str, ...]) -> dict[str, An
     return values
 
 
+CONFIG_LIMIT = 4 * 1024 * 1024  # bytes; a real config file is a few hundred
+
+
+def read_text_file(path: str, what: str, limit: int = CONFIG_LIMIT) -> str:
+    """The text of a small UTF-8 file the participant wrote (a BOM is allowed).
+
+    Raises:
+        ConfigError: the file cannot be read, is too big or is not UTF-8; the
+            message starts with ``what`` (the option or the file's role).
+    """
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what}: não consegui ler o arquivo ({os_reason(exc)})") from None
+    if len(data) > limit:
+        size = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit >> 10} KiB"
+        raise ConfigError(f"{what}: o arquivo passa de {size}; use um arquivo menor")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{what}: o arquivo não está em UTF-8 (linha {line}); salve-o como UTF-8"
+        ) from None
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be opened, in Portuguese for the usual cases."""
+    import errno
+
+    reasons = {
+        errno.ENOENT: "arquivo não encontrado",
+        errno.EACCES: "sem permissão de leitura",
+        errno.EISDIR: "é uma pasta, não um arquivo",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
 def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
     """Read a TOML config file whose keys are the options' names (``max-tokens = 300``).
 
@@ -271,32 +481,43 @@ def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
     are checked, then left out.
 
     Raises:
-        ConfigError: the file is missing or not TOML, a key is no option at
-            all, or a value has the wrong type; the message names the file and
-            the key.
+        ConfigError: the file is missing, not UTF-8 or not TOML, a key is no
+            option at all, or a value is wrong; the message names the file,
+            and the line or the key.
     """
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # the stdlib parser arrived in 3.11
         import tomli as tomllib
 
+    text = read_text_file(path, path)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: não consegui ler o arquivo de configuração ({exc.strerror})"
-        ) from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: não é TOML válido ({exc})") from None
+        raise ConfigError(_toml_error(path, text, exc)) from None
     values: dict[str, Any] = {}
     for key, value in data.items():
         option = _BY_KEY.get(key)
         if option is None:
-            raise ConfigError(f"{path}: chave desconhecida {key!r}")
+            raise ConfigError(f"{path}: chave desconhecida {key[:60]!r}; confira o nome da opção")
         checked = _typed(option, value, f"{path}: {key}")
         if option.name in names:
             values[option.name] = checked
     return values
+
+
+def _toml_error(path: str, text: str, exc: ValueError) -> str:
+    """The parser's error as one Portuguese line, with the line it is on."""
+    lineno = getattr(exc, "lineno", None)  # tomli >= 2.1 and Python >= 3.14
+    if not isinstance(lineno, int):
+        words = str(exc).rpartition("(at line ")[2].partition(",")[0]
+        lineno = int(words) if words.isdigit() else max(1, text.count("\n"))
+    lines = text.splitlines() or [""]
+    shown = lines[min(lineno, len(lines)) - 1].strip()
+    return (
+        f"{path}, linha {lineno}: não é TOML válido ({shown[:60]!r}); escreva chave = valor, "
+        'com texto entre aspas, como nickname = "Ana"'
+    )
 
 
 def _typed(option: Option, value: Any, source: str) -> Any:
@@ -314,5 +535,6 @@ def _typed(option: Option, value: Any, source: str) -> Any:
     if isinstance(value, bool) and option.kind is not bool:
         fits = False
     if not fits:
-        raise ConfigError(f"{source} deve ser {expected[option.kind]} (veio {value!r})")
+        shown = "(oculto)" if option.secret else repr(value)[:60]
+        raise ConfigError(f"{source} deve ser {expected[option.kind]} (veio {shown})")
     return parse_value(option, str(value).lower() if option.kind is bool else str(value), source)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import anyio
 import anyio.abc
 import pytest
 
+import gambiarra
 from gambiarra.arena.server import Flavor, PracticeArena
 from gambiarra.config import OPTIONS
 from gambiarra.errors import ExitCode
@@ -85,6 +88,77 @@ def test_expected_failures_are_one_line_and_an_exit_code(
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+REQUIRED = ("--pin", "1", "--participant-id", "p", "--nickname", "n", "--runner", "mock")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([*REQUIRED, "--url", "ws://127.0.0.1:99999/ws"], "--url: valor inválido"),
+        ([*REQUIRED, "--url", "ws://[::1"], "escreva o IPv6 entre colchetes"),
+        (["models", "--ollama-url", "http://127.0.0.1:99999"], "a porta deve ser um número"),
+        (["agent", "--runner", "mock"], "falta informar --pin (ou GAMBIARRA_PIN)"),
+        (["agent", *REQUIRED, "--color", "notacolor"], "use uma cor como #ff5e5e"),
+        ([*REQUIRED, "--nickname", "\x1b[2J"], "caractere de controle"),
+        ([*REQUIRED, "--temperature", "inf"], "--temperature: valor inválido 'inf'"),
+        ([*REQUIRED, "--max-tokens", "1e23"], "--max-tokens: valor inválido '1e23'"),
+        (["--runner", "nope"], "escolha inválida: 'nope'"),
+        (["--nope"], "argumentos não reconhecidos: --nope"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_portuguese_line_and_exit_2(args: list[str], needle: str) -> None:
+    result = run(*args)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert needle in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "gambiarra.toml"
+    config.write_bytes(b'pin = "1"\nnickname = "Jos\xe9"\n')
+    result = run("--config", str(config))
+    assert result.returncode == ExitCode.USAGE
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"gambiarra-client: {config}: o arquivo não está em UTF-8 (linha 2); salve-o como UTF-8 "
+        "(veja gambiarra-client --help)"
+    ]
+
+
+def test_version_prints_name_and_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"gambiarra-client {gambiarra.__version__}\n"
+
+
+def test_help_and_parsing_load_no_network_library() -> None:
+    """--help stays fast: checking every option must not pull in the I/O stack."""
+    script = (
+        "import json, sys\n"
+        "from gambiarra.cli import parse, run\n"
+        "parse(['agent', '--pin', '1', '--participant-id', 'p', '--nickname', 'n',"
+        " '--url', 'ws://[::1]:3000/ws', '--color', '#ff5e5e', '--ollama-url',"
+        " 'http://127.0.0.1:11434'], {})\n"
+        "run(['--help'], {})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
+    heavy = {"anyio", "asyncio", "httpx", "websockets", "structlog", "msgspec", "ssl"}
+    assert not loaded & heavy
+    assert "gambiarra.app" not in json.loads(result.stdout.splitlines()[-1])
 
 
 async def _original_invocation(arena: PracticeArena, pin: str) -> tuple[int, str, str]:

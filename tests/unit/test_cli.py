@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+from importlib import metadata
+
 import pytest
 
-from gambiarra.cli import COMMANDS, parse, run
+import gambiarra
+from gambiarra.cli import COMMANDS, parse, run, version
 from gambiarra.config import OPTION_BY_NAME
 from gambiarra.errors import ConfigError, ExitCode
 
@@ -101,3 +105,90 @@ def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--nope"], "argumentos não reconhecidos: --nope"),
+        (["--runner", "nope"], "--runner: escolha inválida: 'nope' (use uma de 'ollama'"),
+        (["--nickname"], "--nickname: falta o valor desta opção"),
+        (["--json=sim"], "--json: esta opção não leva valor"),
+        (["models", "--url", "ws://x/ws"], "argumentos não reconhecidos: --url"),
+    ],
+)
+def test_argparse_speaks_portuguese(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    assert run(argv, {}) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert needle in err
+    assert err.count("\n") == 1
+
+
+def test_help_is_in_portuguese_and_argparse_is_left_as_it_was(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = (argparse._, argparse.ngettext)  # type: ignore[attr-defined]
+    assert run(["--help"], {}) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.startswith("uso: gambiarra-client [SUBCOMANDO] [opções]")
+    assert "\nopções:\n" in out
+    assert "-h, --help            mostra esta ajuda e sai" in out
+    for english in ("usage:", "options:", "show this help", "default"):
+        assert english not in out
+    assert (argparse._, argparse.ngettext) == before  # type: ignore[attr-defined]
+    assert argparse.ArgumentParser(prog="x").format_usage() == "usage: x [-h]\n"
+
+
+def test_main_help_points_to_each_subcommands_help(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["--help"], {})
+    assert "gambiarra-client SUBCOMANDO --help" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_help_never_shows_an_empty_default(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    run([command, "--help"], {})
+    out = capsys.readouterr().out
+    for empty in ("padrão: None", "padrão: False", "padrão: ]", "padrão: ;"):
+        assert empty not in out
+
+
+def test_help_hides_the_options_a_command_ignores(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["doctor", "--help"], {})
+    doctor = capsys.readouterr().out
+    run(["models", "--help"], {})
+    models = capsys.readouterr().out
+    assert "--max-tokens" not in doctor
+    assert "--rounds" not in doctor
+    assert "--pin" in doctor
+    assert "--think" in doctor
+    assert "--model " not in models
+    assert "--mock-tps" not in models
+    assert "--runner" in models
+
+
+def test_required_is_shown_exactly_where_it_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["agent", "--help"], {})
+    assert capsys.readouterr().out.count("obrigatório") == 3
+    run(["doctor", "--help"], {})
+    assert "obrigatório" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["-V"], ["agent", "--version"]])
+def test_version_prints_the_package_version(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert run(argv, {}) == ExitCode.OK
+    assert capsys.readouterr().out == f"gambiarra-client {gambiarra.__version__}\n"
+    assert version() == metadata.version("gambiarra-client") == gambiarra.__version__
+
+
+def test_version_falls_back_to_the_source_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert version() == gambiarra.__version__

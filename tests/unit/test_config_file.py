@@ -52,7 +52,14 @@ def test_snake_case_keys_are_accepted_too(tmp_path: Path) -> None:
         ("pin = 123456\n", "pin deve ser um texto"),
         ('runner = "gpt"\n', "runner: 'gpt' não é uma opção"),
         ("think = 1\n", "think deve ser true ou false"),
-        ("isto não é toml\n", "não é TOML válido"),
+        ("isto não é toml\n", "linha 1: não é TOML válido ('isto não é toml')"),
+        ('pin = "1"\nnickname = Ana\n', "linha 2: não é TOML válido ('nickname = Ana')"),
+        ('nickname = "Ana\n', "linha 1: não é TOML válido"),
+        ("temperature = inf\n", "temperature: valor inválido 'inf': use um número de 0 até 2"),
+        ("max-tokens = 1e23\n", "max-tokens deve ser um número inteiro (veio 1e+23)"),
+        ('color = "vermelho"\n', "color: valor inválido 'vermelho': use uma cor como #ff5e5e"),
+        ('nickname = "Ana\\u001b[31m"\n', "caractere de controle ou invisível (U+001B)"),
+        ('url = "ws://[::1"\n', "url: valor inválido 'ws://[::1': escreva o IPv6 entre colchetes"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, content: str, needle: str) -> None:
@@ -104,3 +111,59 @@ def test_think_flags() -> None:
     assert parse([*REQUIRED, "--think"], {}).settings.think is True
     assert parse([*REQUIRED, "--no-think"], {}).settings.think is False
     assert parse(REQUIRED, {"GAMBIARRA_THINK": "false"}).settings.think is False
+
+
+def test_the_toml_error_says_what_to_write_in_portuguese(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('pin = "1"\nnickname = Ana\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        parse(["--config", str(path)], {})
+    message = str(caught.value)
+    assert message.startswith(f"{path}, linha 2: ")
+    assert 'texto entre aspas, como nickname = "Ana"' in message
+    assert "Invalid" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b'nickname = "Jos\xe9"\n', "o arquivo não está em UTF-8 (linha 1); salve-o como UTF-8"),
+        (b'pin = "1"\n\n# \xe7\xe3o\n', "não está em UTF-8 (linha 3)"),
+        (b"x" * (4 * 1024 * 1024 + 1), "o arquivo passa de 4 MiB; use um arquivo menor"),
+    ],
+)
+def test_a_file_that_is_not_utf8_or_too_big_is_one_line(
+    tmp_path: Path, content: bytes, needle: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        parse(["--config", str(path)], {})
+    assert str(caught.value).startswith(f"{path}: ")
+    assert needle in str(caught.value)
+
+
+def test_a_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes('\ufeffpin = "1"\nparticipant-id = "p"\nnickname = "Zoë"\n'.encode())
+    assert parse(["--config", str(path)], {}).settings.nickname == "Zoë"
+
+
+def test_a_nickname_of_megabytes_is_refused_in_a_short_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'pin = "1"\nparticipant-id = "p"\nnickname = "{"A" * 1_500_000}"\n')
+    with pytest.raises(ConfigError) as caught:
+        parse(["--config", str(path)], {})
+    assert "nickname: valor inválido 'AAAA" in str(caught.value)
+    assert "use no máximo 40 caracteres" in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+def test_a_secret_in_the_file_is_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("pin = 654321\n")
+    with pytest.raises(ConfigError) as caught:
+        parse(["models", "--config", str(path)], {})
+    assert "pin deve ser um texto (veio (oculto))" in str(caught.value)
+    assert "654321" not in str(caught.value)

@@ -4,16 +4,23 @@
 A template without ``{{radar}}`` would leave the model blind, and one without
 ``{{protocolo}}`` would leave it not knowing how to answer; both blocks are
 appended instead, with a warning, so the agent always plays.
+
+The arena records the template in an ``agent_prompt`` message whose limit,
+4000, is counted in UTF-16 code units (an emoji counts 2): a longer template
+is cut to fit, keeping those two blocks, with a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gambiarra.domain.text import utf16_len, utf16_truncate
+
 __all__ = [
     "DEFAULT_TEMPLATE",
     "PROTOCOL_BLOCK",
     "STRATEGIES",
+    "TEMPLATE_LIMIT",
     "Briefing",
     "prepare_template",
     "resolve_strategy",
@@ -46,6 +53,11 @@ STRATEGIES = {
 }
 _ALIASES = {"guloso": "greedy", "explorador": "explorer", "cauteloso": "cautious"}
 
+# The arena's limit for agent_prompt.template, in UTF-16 code units.
+TEMPLATE_LIMIT = 4000
+_BLOCKS = ("{{radar}}", "{{protocolo}}")
+_BLOCKS_ROOM = "".join("\n\n" + block for block in _BLOCKS)
+
 
 def resolve_strategy(text: str) -> str:
     """A preset's text when given its name (English or Portuguese), else the text itself."""
@@ -54,9 +66,24 @@ def resolve_strategy(text: str) -> str:
 
 
 def prepare_template(template: str) -> tuple[str, list[str]]:
-    """Append the radar and protocol blocks a template forgot; return it and the warnings."""
+    """Fit the template to the arena's limit and append the blocks it forgot.
+
+    Returns:
+        The template, at most ``TEMPLATE_LIMIT`` UTF-16 units long and with
+        ``{{radar}}`` and ``{{protocolo}}``, and one warning per change made.
+    """
     warnings = []
-    for placeholder in ("{{radar}}", "{{protocolo}}"):
+    if utf16_len(template) > TEMPLATE_LIMIT:
+        # Room for both blocks, in case the cut drops one of them.
+        template = utf16_truncate(template, TEMPLATE_LIMIT - len(_BLOCKS_ROOM))
+        opened = template.rfind("{{")
+        if opened != -1 and "}}" not in template[opened:]:
+            template = template[:opened]  # no half placeholder left for the model to read
+        warnings.append(
+            f"o modelo de prompt passava de {TEMPLATE_LIMIT} caracteres (emoji contam 2): "
+            "cortado no limite; encurte o arquivo"
+        )
+    for placeholder in _BLOCKS:
         if placeholder not in template:
             template = template.rstrip() + "\n\n" + placeholder
             warnings.append(f"o modelo de prompt não tinha {placeholder}: acrescentado no fim")
