@@ -19,6 +19,7 @@ from msgspec import UNSET
 
 from gambiarra.domain.events import Send
 from gambiarra.domain.protocol import AgentAction, AgentPrompt, Perception, WorldJoin
+from gambiarra.domain.text import utf16_len, utf16_truncate
 from gambiarra.domain.world.decision import SAY_LIMIT, Decision, Source, parse_decision
 from gambiarra.domain.world.prompt import Briefing
 
@@ -233,11 +234,12 @@ class AgentMachine:
     def _prompt(self) -> AgentPrompt:
         return AgentPrompt(
             participant_id=self.participant_id,
-            template=self.briefing.template[:4000],
+            template=self.briefing.template,  # prepare_template kept it within the limit
             is_default=self.briefing.is_default,
         )
 
 
 def _short(text: str, limit: int = SAY_LIMIT) -> str:
+    # The arena counts text in UTF-16 units (protocol.md): an emoji counts 2.
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if utf16_len(text) <= limit else utf16_truncate(text, limit - 1) + "…"

@@ -21,6 +21,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from gambiarra.domain.text import utf16_len, utf16_truncate
+
 __all__ = ["DIRECTIONS", "Decision", "Source", "parse_decision"]
 
 DIRECTIONS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW", "STAY")
@@ -191,4 +193,6 @@ def _one_line(text: str) -> str | None:
     bare = _fold(text).strip(" .!?")
     if not text or bare in DIRECTIONS or bare in _WORDS:
         return None  # a direction alone says nothing worth a speech bubble
-    return text if len(text) <= SAY_LIMIT else text[: SAY_LIMIT - 1].rstrip() + "…"
+    if utf16_len(text) <= SAY_LIMIT:  # the arena counts UTF-16 units
+        return text
+    return utf16_truncate(text, SAY_LIMIT - 1).rstrip() + "…"
