@@ -99,3 +99,12 @@ def test_say_is_always_one_printable_line_of_at_most_60() -> None:
     decision = parse_decision("MOVE: E | linha um\x1b[31m vermelho\nlinha dois")
     assert decision.say == "linha um[31m vermelho"
     assert len(parse_decision("MOVE: E | " + "x" * 200).say or "") == 60
+
+
+def test_say_is_cut_in_utf16_units_as_the_arena_counts() -> None:
+    """40 emoji are 80 UTF-16 units: the bubble text must fit the arena's 60."""
+    from gambiarra.domain.text import utf16_len
+
+    decision = parse_decision("MOVE: N | " + "🦊" * 40)
+    assert decision.say
+    assert utf16_len(decision.say) <= 60
