@@ -78,6 +78,7 @@ class ArenaClient:
             (paid for every token).
         max_rounds: stop after this many rounds (None plays forever).
         world: the world-mode player, for ``agent``; None plays rounds only.
+        world_poll: seconds between looks at a stopped world before joining it.
     """
 
     def __init__(
@@ -89,7 +90,9 @@ class ArenaClient:
         clock: Callable[[], float] = time.monotonic,
         max_rounds: int | None = None,
         world: WorldPlayer | None = None,
+        world_poll: float = WORLD_POLL_S,
     ) -> None:
+        self._world_poll = world_poll
         self._transport = transport
         self._world = world
         self._runner = runner
@@ -224,7 +227,7 @@ class ArenaClient:
                     self._status(
                         "world_stopped", "o mundo 2-D está parado; aguardando a organização"
                     )
-                await anyio.sleep(WORLD_POLL_S)
+                await anyio.sleep(self._world_poll)
             self._world.joined()
 
     def _on_error(self, error: ServerError) -> None:

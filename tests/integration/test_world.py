@@ -198,3 +198,31 @@ async def test_a_decision_slower_than_the_timeout_still_answers() -> None:
             participant_id="ana-pc", direction="STAY", pulse=1, say="pensei demais e o tempo acabou"
         )
     ]
+
+
+async def test_a_stopped_world_is_not_started_by_joining(arena: PracticeArena) -> None:
+    """protocol.md: a world_join starts a stopped world; the client waits for the organiser."""
+    from dependency_injector import providers
+
+    from tests.integration.test_event_night import WatchingView
+
+    world = await arena.start_world(hop_seconds=0.01, stay_seconds=0.05)
+    arena.stop_world()
+    settings = settings_for(arena, pulses=3)
+    container = agent_container(settings)
+    container.arena_client.add_kwargs(world_poll=0.05)
+    view = WatchingView()
+    container.view.override(providers.Object(view))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(play, settings, container)
+        with anyio.fail_after(10):
+            await view.wait_for("o mundo 2-D está parado")
+            polls = arena.http_requests["/world/state"]
+            await arena.wait_for(lambda: arena.http_requests["/world/state"] >= polls + 2)
+            assert not world.running  # still stopped: the client only looked
+            assert "ana-pc" not in world.avatars
+            await arena.start_world(hop_seconds=0.01, stay_seconds=0.05)
+            await arena.wait_for(
+                lambda: arena.world is not None and "ana-pc" in arena.world.avatars
+            )
+        tg.cancel_scope.cancel()
