@@ -9,7 +9,7 @@ def test_frames_from_any_seq_with_or_without_the_final_frame() -> None:
     log = RoundLog()
     for seq, text in enumerate(["Era", " uma", " vez"]):
         log.token(1, seq, text, f"t{seq}".encode())
-    log.finish(1, b"complete")
+    log.finish(1, b"complete", complete=True)
     assert log.text == "Era uma vez"
     assert log.frames_from(0, final=True) == [b"t0", b"t1", b"t2", b"complete"]
     assert log.frames_from(2, final=False) == [b"t2"]
@@ -18,7 +18,7 @@ def test_frames_from_any_seq_with_or_without_the_final_frame() -> None:
 def test_a_new_round_starts_a_new_log() -> None:
     log = RoundLog()
     log.token(1, 0, "a", b"a")
-    log.finish(1, b"c1")
+    log.finish(1, b"c1", complete=True)
     log.token(2, 0, "b", b"b")
     assert (log.round, log.text, log.final) == (2, "b", None)
 

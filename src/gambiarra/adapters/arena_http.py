@@ -32,10 +32,15 @@ TIMEOUT_S = 2.0
 
 
 class NoRound:
-    """The arena answered: no round is running (404)."""
+    """The arena answered: no round is running (404), or none recorded."""
+
+
+class _Absent:
+    """The server has no such route (the Python arena, a proxy that passes only /ws)."""
 
 
 NO_ROUND = NoRound()
+_ABSENT = _Absent()
 
 
 class _Health(msgspec.Struct):
@@ -121,13 +126,13 @@ class ArenaHttp:
     async def server_time_ms(self) -> int | None:
         """The arena's clock (epoch ms), from ``GET /health``."""
         health = await self._get("/health", _Health)
-        return None if health is None or isinstance(health, NoRound) else health.timestamp
+        return health.timestamp if isinstance(health, _Health) else None
 
     async def current_round(self) -> RoundOnArena | NoRound | None:
         """The running round with what the arena holds for us; ``NO_ROUND`` on 404."""
         found = await self._get("/rounds/current", _CurrentRound)
-        if found is None or isinstance(found, NoRound):
-            return found
+        if not isinstance(found, _CurrentRound):
+            return found if isinstance(found, NoRound) else None
         started = _epoch_ms(found.started_at)
         if started is None:
             return None
@@ -148,24 +153,31 @@ class ArenaHttp:
     async def recorded_answer(self, round_id: str) -> RecordedAnswer | NoRound | None:
         """Our answer as recorded for that round; ``NO_ROUND`` when none is recorded."""
         found = await self._get(f"/rounds/{quote(round_id, safe='')}/responses", _Responses)
-        if found is None or isinstance(found, NoRound):
-            return found
+        if not isinstance(found, _Responses):
+            return found if isinstance(found, NoRound) else None
         mine = [r for r in found.responses if r.participant_id == self._participant]
         return mine[-1] if mine else NO_ROUND
 
     async def connected_ids(self) -> set[str] | None:
         """The participant ids connected right now (``GET /presence``)."""
         found = await self._get("/presence", _Presence)
-        if found is None or isinstance(found, NoRound):
+        if not isinstance(found, _Presence):
             return None
         return {p.id for p in found.participants if p.connected}
 
     async def world_running(self) -> bool | None:
-        """Whether the organiser's 2-D world is running (``GET /world/state``)."""
-        found = await self._get("/world/state", _WorldState)
-        return None if found is None or isinstance(found, NoRound) else found.running
+        """Whether the organiser's 2-D world is running (``GET /world/state``).
 
-    async def _get(self, path: str, shape: type[T]) -> T | NoRound | None:
+        None: the server has no such route, so there is nothing to wait for.
+        A look-up that failed counts as "not running": joining would start a
+        world the organiser may have stopped (protocol.md), so the caller waits.
+        """
+        found = await self._get("/world/state", _WorldState)
+        if isinstance(found, _WorldState):
+            return found.running
+        return None if isinstance(found, _Absent) else False
+
+    async def _get(self, path: str, shape: type[T]) -> T | NoRound | _Absent | None:
         try:
             response = await self._client.get(path)
         except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
@@ -174,7 +186,7 @@ class ArenaHttp:
         if response.status_code in (400, 404):
             # The TypeScript arena says why ("No active round"); a server with
             # no such route at all (the Python arena) says nothing we know.
-            return NO_ROUND if _error_text(response.content) in _NOTHING_RUNNING else None
+            return NO_ROUND if _error_text(response.content) in _NOTHING_RUNNING else _ABSENT
         if response.status_code != 200:
             log.debug("arena_http_status", path=path, status=response.status_code)
             return None

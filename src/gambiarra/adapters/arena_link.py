@@ -73,6 +73,13 @@ log = structlog.get_logger("gambiarra.link")
 
 Receive = Callable[[Incoming], Awaitable[None]]
 
+# The look-ups after a registration hold the writer back: bound them, then
+# fall back to re-sending what is unconfirmed.
+REJOIN_BUDGET_S = 3.0
+# A pong proves the arena read our complete, not that it stored it yet (it may
+# await its database): look after this grace, and once more before re-sending.
+RECORD_GRACE_S = 1.0
+
 
 class ArenaLink:
     """Connects, registers, reconnects, and delivers round messages exactly once.
@@ -87,6 +94,8 @@ class ArenaLink:
         ack_interval: how often unconfirmed frames are confirmed with a ping.
         outbox: unconfirmed round frames (tests pass a small one).
         clock: monotonic seconds.
+        record_grace: seconds between a confirmed complete and the look-up
+            of the arena's record (and between the two look-ups before a re-send).
     """
 
     def __init__(
@@ -101,8 +110,11 @@ class ArenaLink:
         ack_interval: float = 0.5,
         outbox: Outbox | None = None,
         clock: Callable[[], float] = time.monotonic,
+        record_grace: float = RECORD_GRACE_S,
     ) -> None:
         self.url = url
+        self._record_grace = record_grace
+        self._challenges = 0  # challenges seen: a look-up older than one is stale
         self._register = register
         self._http = http
         self._socket = socket if socket is not None else SocketOptions()
@@ -213,6 +225,7 @@ class ArenaLink:
                 if decisions:
                     return decisions
             elif isinstance(message, Challenge):
+                self._challenges += 1
                 self._ours = OurRound(message.round, message.session_id)
                 await receive(message)
                 self._learn_round(message.round)
@@ -222,20 +235,22 @@ class ArenaLink:
 
     async def _linked(self, ws: ClientConnection, receive: Receive) -> None:
         """Registered: settle what to (re)send, then write until the link ends."""
-        late = await self._rejoin() if self._http is not None else self._delivery.rewind()
-        if isinstance(late, PlayRound) and not self._got(late.challenge):
+        late: PlayRound | None = None
+        if self._http is None:
+            self._delivery.rewind()
+        else:
+            seen = self._challenges
+            with anyio.move_on_after(REJOIN_BUDGET_S) as budget:
+                late = await self._rejoin()
+            if budget.cancelled_caught:
+                self._delivery.rewind()  # the HTTP side is too slow: the old way
+            if self._challenges != seen:
+                late = None  # a challenge came meanwhile: the looked-up round is old news
+        if late is not None:
             self._ours = OurRound(late.challenge.round, late.challenge.session_id)
             await receive(LateChallenge(late.challenge, late.left_ms))
             self._learn_round(late.challenge.round)
         await self._delivery.serve(ws)
-
-    def _got(self, challenge: Challenge) -> bool:
-        """The challenge arrived by itself while we were looking the round up."""
-        ours = self._ours
-        return ours is not None and (ours.index, ours.session_id) == (
-            challenge.round,
-            challenge.session_id,
-        )
 
     async def _rejoin(self) -> PlayRound | None:
         """Ask the arena what it holds; position the outbox. Returns a round to join."""
@@ -262,17 +277,24 @@ class ArenaLink:
 
     async def _drop_recorded_rounds(self) -> None:
         """Ended rounds still unconfirmed: the arena may have recorded them whole."""
-        log = self._delivery.log
+        kept = self._delivery.log
         for round in sorted(self._delivery.outbox.rounds()):
             known = self._rounds.get(round)
-            ended = round != log.round or log.final is not None
-            if ended and known is not None and await self._recorded(known.round_id, round):
+            ended = round != kept.round or kept.final_is_complete
+            if ended and known is not None and await self._recorded(known.round_id) is True:
                 self._delivery.drop_round(round)
 
     async def _resume(self, resume: ResumeAt) -> None:
-        final = self._delivery.log.final is not None and self._delivery.log.round == resume.round
-        if final:
-            final = not await self._recorded(resume.round_id, resume.round)
+        kept = self._delivery.log
+        final: bool | None = None  # an error report, or not known: only if unconfirmed
+        if kept.round == resume.round and kept.final_is_complete:
+            recorded = await self._recorded(resume.round_id)
+            if recorded is True:
+                # The arena has the whole answer (a restarted one too: in its database).
+                self._delivery.drop_round(resume.round)
+                log.info("resumed", round=resume.round, seq=resume.seq, resent=0)
+                return
+            final = None if recorded is None else True
         resent = self._delivery.resume(resume.round, resume.seq, final=final)
         if resent is None:
             self._delivery.rewind()
@@ -305,6 +327,8 @@ class ArenaLink:
         if kind is ArenaErrorKind.SESSION_ENDED:
             self._delivery.forget()  # those rounds are gone; their numbers will be reused
             self._ours = None
+            self._rounds.clear()
+            self._resent_final.clear()
             await receive(SessionReplaced())
             self._reason = texts.SESSION_ENDED
         elif kind is ArenaErrorKind.NO_SESSION:
@@ -337,26 +361,42 @@ class ArenaLink:
 
     def _final_confirmed(self, round: int) -> None:
         if self._http is not None and self._tg is not None and round in self._rounds:
-            self._tg.start_soon(self._check_record, round)
+            mine = self._delivery.log
+            text = mine.text if mine.round == round and mine.complete else None
+            self._tg.start_soon(self._check_record, round, text)
 
-    async def _check_record(self, round: int) -> None:
-        """One look-up after a confirmed complete; re-send it only if it is missing."""
-        recorded = await self._recorded(self._rounds[round].round_id, round, report=True)
-        if not recorded and round not in self._resent_final and self._delivery.resend_final(round):
-            self._resent_final.add(round)
-            log.warning("complete_missing_resent", round=round)
+    async def _check_record(self, round: int, text: str | None) -> None:
+        """After a confirmed complete: is it recorded? Re-send it only if it is missing.
 
-    async def _recorded(self, round_id: str, round: int, *, report: bool = False) -> bool:
-        """Whether the arena has our answer to that round (unknown counts as yes)."""
+        One look-up in the normal case; a second, after a grace, before a
+        re-send: a needless complete makes the arena recompute (and lower)
+        the participant's speed.
+        """
+        assert self._http is not None
+        assert self._receive is not None
+        round_id = self._rounds[round].round_id
+        for look in range(2):
+            await anyio.sleep(self._record_grace)
+            answer = await self._http.recorded_answer(round_id)
+            if isinstance(answer, RecordedAnswer):
+                exact = text is not None and answer.generated_content == text
+                await self._receive(AnswerRecorded(round, len(answer.generated_content), exact))
+                return
+            if answer is None:
+                return  # the arena does not say: nothing to go on
+            first_look = look == 0
+            if not first_look and round not in self._resent_final:
+                self._resent_final.add(round)
+                if self._delivery.resend_final(round):
+                    log.warning("complete_missing_resent", round=round)
+
+    async def _recorded(self, round_id: str) -> bool | None:
+        """Whether the arena recorded our answer to that round; None when it does not say."""
         assert self._http is not None
         answer = await self._http.recorded_answer(round_id)
         if isinstance(answer, NoRound):
             return False
-        if answer is not None and report and self._receive is not None:
-            mine = self._delivery.log
-            exact = mine.round == round and answer.generated_content == mine.text
-            await self._receive(AnswerRecorded(round, len(answer.generated_content), exact))
-        return True
+        return None if answer is None else True
 
     def _decode(self, frame: str | bytes) -> Incoming | None:
         try:

@@ -80,15 +80,30 @@ async def open_socket(url: str, options: SocketOptions) -> ClientConnection:
         ) from None
     except InvalidStatus as exc:
         status = exc.response.status_code
-        wait = retry_after(exc.response.headers.get("Retry-After"))
+        headers = exc.response.headers
+        wait = retry_after(headers.get("Retry-After"), _server_now(headers.get("Date")))
         raise Refused(UpgradeRefused(status, wait), _status_reason(url, status)) from None
     except (OSError, InvalidHandshake, TimeoutError) as exc:
         kind, why = _failure(exc)
         raise Refused(ConnectFailed(kind), f"nenhuma arena respondeu em {url} ({why})") from None
 
 
+def _server_now(date: str | None) -> float | None:
+    """The answering server's clock (a participant's clock may be minutes off)."""
+    if not date:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    ``now`` is the server's clock (its ``Date`` header) when known, so a date is
+    compared with the same clock that wrote it.
+    """
     if not value:
         return None
     value = value.strip()

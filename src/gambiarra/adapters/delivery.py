@@ -71,8 +71,10 @@ class Delivery:
         if isinstance(message, Token):
             return self._send_token(message, frame)
         if isinstance(message, Complete | ErrorReport):
-            self.log.finish(message.round, frame)
-            self._final_id = (message.round, self.outbox.end)
+            complete = isinstance(message, Complete)
+            self.log.finish(message.round, frame, complete=complete)
+            # Only a complete is recorded by the arena, so only its arrival is checked.
+            self._final_id = (message.round, self.outbox.end) if complete else None
             self.outbox.add(frame, round=message.round, bounded=False)  # a report is never lost
         elif self.linked:
             # World messages are about now: one for a dead link is dropped, and
@@ -107,25 +109,29 @@ class Delivery:
         self._final_id = self._final_in_outbox()
         return resent
 
-    def resume(self, round: int, seq: int, *, final: bool) -> int | None:
+    def resume(self, round: int, seq: int, *, final: bool | None) -> int | None:
         """A new link; the arena holds ``seq`` tokens of ``round``: continue from there.
 
-        Returns how many frames will be written, or None when the round log
-        cannot serve it (the caller falls back to ``rewind``).
+        ``final``: True sends the round's final frame again, False never, None
+        only when it was not confirmed. Returns how many frames will be
+        written, or None when the round log cannot serve it (the caller falls
+        back to ``rewind``).
         """
         if self.log.round != round or not self.log.complete or seq > self.log.tokens:
             return None
+        if final is None:
+            final = self.log.final is not None and self.outbox.find(self.log.final) is not None
         frames = self.log.frames_from(seq, final=final)
         resent = self.outbox.resume(round, frames)
-        self._final_id = (round, self.outbox.end - 1) if final and self.log.final else None
-        if self._final_id is None:
-            self._final_id = self._final_in_outbox()
+        self._final_id = self._final_in_outbox()  # ids after the replaced frames moved
+        self._wake_flushers()
         return resent
 
     def drop_round(self, round: int) -> None:
         """The arena recorded that round whole: its unconfirmed frames are not needed."""
         self.outbox.drop(round)
         self._final_id = self._final_in_outbox()  # ids after the dropped frames moved
+        self._wake_flushers()
 
     def resend_final(self, round: int) -> bool:
         """Write the round's final frame once more (the arena did not record it)."""
@@ -141,6 +147,7 @@ class Delivery:
         self.outbox.clear()
         self.log = RoundLog()
         self._final_id = None
+        self._wake_flushers()
 
     @property
     def linked(self) -> bool:
@@ -190,12 +197,16 @@ class Delivery:
         if self._final_id is not None and mark > self._final_id[1]:
             round, self._final_id = self._final_id[0], None
             self._on_final_confirmed(round)
+        self._wake_flushers()
+
+    def _wake_flushers(self) -> None:
+        """The outbox shrank: whoever waits in ``flush`` looks again."""
         self._confirmed.set()
         self._confirmed = anyio.Event()
 
     def _final_in_outbox(self) -> tuple[int, int] | None:
         final = self.log.final
-        if final is None or self.log.round is None:
+        if final is None or self.log.round is None or not self.log.final_is_complete:
             return None
         found = self.outbox.find(final)
         return None if found is None else (self.log.round, found)

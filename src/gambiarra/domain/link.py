@@ -27,9 +27,9 @@ The rules, and why:
   stop (exit 3) instead of knocking each other off for ever. Two strikes keep
   the pair under five registrations in all.
 - 408, 429 and 503 on the upgrade are a busy proxy or arena: retry after its
-  ``Retry-After``. Any other 4xx on the very first connection means the URL
-  is not an arena (stop); after one successful registration it is a hiccup
-  of something in between, retried.
+  ``Retry-After`` (never sooner than the back-off). Any other 4xx on the very
+  first connection means the URL is not an arena (stop); after one successful
+  registration it is a hiccup of something in between, retried.
 """
 
 from __future__ import annotations
@@ -214,7 +214,9 @@ class LinkPolicy:
         if event.registered and event.lasted_s >= STABLE_S:
             self._delays, self._failures, self._twins = self._fresh(), 0, 0
             return self._retry(None)
-        if event.registered and event.code == NO_STATUS and event.lasted_s < TWIN_WINDOW_S:
+        twin = event.code == NO_STATUS and event.lasted_s < TWIN_WINDOW_S
+        # After SESSION_ENDED the arena closes every socket the same way: not a twin.
+        if event.registered and twin and not self._session_ended:
             self._twins += 1
             if self._twins >= TWIN_STRIKES:
                 return self._stop(ExitCode.REJECTED, StopReason.ID_IN_USE)
@@ -224,8 +226,10 @@ class LinkPolicy:
         self._failures += 1
         if self._max is not None and self._failures > self._max:
             return self._stop(ExitCode.ARENA_UNREACHABLE, StopReason.GAVE_UP)
+        # Never sooner than the back-off: a proxy answering "Retry-After: 0" to
+        # every attempt must not get a reconnect loop with no pause.
         delay = next(self._delays)
-        return [RetryAfter(delay if seconds is None else max(seconds, 0.0), self._failures)]
+        return [RetryAfter(delay if seconds is None else max(seconds, delay), self._failures)]
 
     def _stop(self, code: ExitCode, reason: StopReason) -> list[Decision]:
         self._stopped = True

@@ -24,6 +24,7 @@ class RoundLog:
         self.limit = limit
         self.round: int | None = None
         self.final: bytes | None = None
+        self.final_is_complete = False  # a ``complete`` (recorded by the arena), not an ``error``
         self.complete = True  # False once a frame could not be kept
         self._frames: list[bytes] = []
         self._contents: list[str] = []
@@ -38,11 +39,11 @@ class RoundLog:
         self._frames.append(frame)
         self._contents.append(content)
 
-    def finish(self, round: int, frame: bytes) -> None:
-        """Keep the round's ``complete`` or ``error`` frame."""
+    def finish(self, round: int, frame: bytes, *, complete: bool) -> None:
+        """Keep the round's ``complete`` (``complete=True``) or ``error`` frame."""
         if round != self.round:
             self._start(round)
-        self.final = frame
+        self.final, self.final_is_complete = frame, complete
 
     @property
     def text(self) -> str:
@@ -61,4 +62,5 @@ class RoundLog:
 
     def _start(self, round: int) -> None:
         self.round, self.final, self.complete = round, None, True
+        self.final_is_complete = False
         self._frames, self._contents = [], []
