@@ -38,16 +38,17 @@ _ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects"
 _MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
                  "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
 _GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
+_MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
 _AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
           "pulses")  # fmt: skip
 _OUTPUT = ("save_dir", "json", "log_level")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "play": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_OUTPUT),
-    "agent": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_AGENT, *_OUTPUT),
-    "practice": (*_MODEL_SERVER, *_GENERATION, *_AGENT, "world", "rounds", "nickname",
-                 "save_dir", "log_level"),
+    "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
+    "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
+    "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
+                 "nickname", "save_dir", "log_level"),
     "models": (*_MODEL_SERVER, "json", "log_level"),
-    "doctor": (*_ARENA, *_MODEL_SERVER, *_GENERATION, "log_level"),
+    "doctor": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, "log_level"),
     "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
               "ramp", "seed", *_MODEL_SERVER, "temperature", "max_tokens", "json", "log_level"),
 }  # fmt: skip

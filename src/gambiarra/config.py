@@ -8,6 +8,7 @@ Precedence: flag > environment > config file > default.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class Settings:
     rounds: int | None = None
     max_reconnects: int | None = None
     runner_timeout: float = 60.0
+    keep_alive: float | None = None  # seconds; None: while the client runs
+    no_warm: bool = False
+    no_device_info: bool = False
     ca_file: str | None = None
     save_dir: str | None = None
     json: bool = False
@@ -125,6 +129,22 @@ def _tps_range(text: str) -> str:
     if not 0 < float(low) <= float(high or low):
         raise ValueError(f"{text} is not a range like 10-60")
     return text
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (> 0)."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"{text} is not a duration like 10m")
+    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    if not seconds > 0:
+        raise ValueError(f"{text} is not a duration > 0")
+    return seconds
 
 
 def _boolean(text: str) -> bool:
@@ -204,6 +224,13 @@ OPTIONS: tuple[Option, ...] = (
            _positive_float, metavar="S", kind=float),
     Option("mock_tps", "tokens por segundo do runner mock (0 = instantâneo)",
            _non_negative_float, metavar="TPS", kind=float),
+    Option("keep_alive", "quanto tempo o modelo fica carregado depois de cada rodada, como 10m "
+           "ou 1h (padrão: enquanto o cliente roda; ao sair, o servidor volta a ser como era)",
+           _duration, metavar="DURAÇÃO"),
+    Option("no_warm", "não carrega o modelo antes do primeiro desafio nem o mantém carregado "
+           "(o servidor do modelo decide; o 1º token pode esperar a carga)", _boolean, kind=bool),
+    Option("no_device_info", "não manda à arena a descrição da máquina e do modelo "
+           "(sistema, CPU/GPU, quantização)", _boolean, kind=bool),
     # what you see and keep
     Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta",
            metavar="PASTA"),
