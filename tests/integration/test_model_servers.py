@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     settings_for,
     sse_text_pieces,
 )
+from tests.integration.model_fakes import lmstudio_up, ollama_up
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +49,7 @@ async def test_ollama_round_is_byte_exact(arena: PracticeArena, sample: str, siz
     """Ollama's text arrives byte for byte, one token per piece; the done line is not one."""
     body = wire(sample)
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         generate = mock.post("/api/generate").mock(side_effect=replay(body, size))
         entry = await play_one_round(
             arena, "ollama", "llama3.1:8b", max_tokens=77, temperature=0, seed=42
@@ -72,7 +73,7 @@ async def test_ollama_request_omits_seed_when_the_challenge_has_none(
     arena: PracticeArena,
 ) -> None:
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         generate = mock.post("/api/generate").mock(
             side_effect=replay(wire("ollama-generate.ndjson"), 7)
         )
@@ -84,7 +85,7 @@ async def test_ollama_request_omits_seed_when_the_challenge_has_none(
 async def test_lmstudio_round_is_byte_exact(arena: PracticeArena, size: int) -> None:
     body = wire("openai-completions.sse")
     with respx.mock(base_url=LMSTUDIO) as mock:
-        mock.get("/v1/models").respond(200, content=wire("openai-models.json"))
+        lmstudio_up(mock)
         completions = mock.post("/v1/completions").mock(
             side_effect=replay(body, size, content_type="text/event-stream")
         )
@@ -117,7 +118,7 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
         replay(wire("ollama-generate.ndjson"), size),
     ]
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         mock.post("/api/generate").mock(side_effect=list(answers))
         settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=3)
         async with playing(settings):
@@ -176,7 +177,7 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
         arena, runner="ollama", model="llama3.1:8b", rounds=2, runner_timeout=0.3
     )
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         mock.post("/api/generate").mock(side_effect=[response, good])
         async with playing(settings):
             with anyio.fail_after(5):
@@ -197,8 +198,9 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
 
 
 async def stalling_ollama(stream: SocketStream) -> None:
-    """A real HTTP server on loopback: answers /api/tags, then stalls mid-generation."""
-    tags = wire("ollama-tags.json")
+    """A real HTTP server on loopback: answers /api/tags and /api/show, then stalls
+    mid-generation."""
+    tags, show = wire("ollama-tags.json"), wire("ollama-show.json")
     async with stream:
         buffer = b""
         while True:
@@ -210,9 +212,10 @@ async def stalling_ollama(stream: SocketStream) -> None:
             while len(buffer) < length:
                 buffer += await stream.receive()
             buffer = buffer[length:]
-            if head.startswith(b"GET"):
+            if head.startswith((b"GET", b"POST /api/show")):
+                answer = tags if head.startswith(b"GET") else show
                 await stream.send(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(tags), tags)
+                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer)
                 )
                 continue
             line = b'{"response":"Um","done":false}\n'
