@@ -8,7 +8,6 @@ Precedence: flag > environment > config file > default.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,17 +130,23 @@ def _tps_range(text: str) -> str:
     return text
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
-_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 
 def _duration(text: str) -> float:
     """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (> 0)."""
     compact = text.strip().lower().replace(" ", "")
-    parts = _DURATION.findall(compact)
-    if not compact or "".join(n + u for n, u in parts) != compact:
-        raise ValueError(f"{text} is not a duration like 10m")
-    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    seconds, number = 0.0, ""
+    for char in compact:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in _UNIT_S and number:
+            seconds += float(number) * _UNIT_S[char]
+            number = ""
+        else:
+            raise ValueError(f"{text} is not a duration like 10m")
+    if number:
+        seconds += float(number)  # a bare number (or a last part) counts as seconds
     if not seconds > 0:
         raise ValueError(f"{text} is not a duration > 0")
     return seconds

@@ -14,6 +14,7 @@ from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.arena.server import PracticeArena
 from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.errors import RunnerFailed
 from tests.conftest import wire
 from tests.integration.conftest import (
@@ -319,3 +320,55 @@ async def test_sse_runner_failures_are_told_in_portuguese(
         with pytest.raises(RunnerFailed) as failed:
             await drain(sse_runner(kind))
     assert str(failed.value).startswith(needle.format(server=server))
+
+
+async def test_ollamas_own_figures_come_last_and_carry_no_text() -> None:
+    """The done line of a cold start: load_duration takes most of the time (ns -> ms)."""
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.post("/api/generate").mock(side_effect=replay(wire("ollama-generate-load.ndjson"), 7))
+        runner = OllamaRunner(httpx.AsyncClient(base_url=OLLAMA), "llama3.1:8b")
+        chunks = [chunk async for chunk in runner.stream(REQUEST)]
+    *text, last = chunks
+    assert "".join(c.text for c in text) == "Fita crepe e arame: a gambiarra segura."
+    assert all(c.figures is None for c in text)
+    assert last.text == ""
+    assert last.figures == ModelFigures(
+        load_ms=6934, prompt_ms=342, prompt_tokens=18, generation_ms=129, generated_tokens=9
+    )
+
+
+async def test_llamacpp_timings_become_the_models_figures() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        mock.post("/completion").mock(
+            side_effect=replay(wire("llamacpp-completion.sse"), 5, content_type="text/event-stream")
+        )
+        chunks = [chunk async for chunk in sse_runner("llamacpp").stream(REQUEST)]
+    assert chunks[-1].figures == ModelFigures(
+        prompt_ms=41, prompt_tokens=9, generation_ms=62, generated_tokens=5
+    )
+    assert [c.text for c in chunks[:-1]] == ["Era", " uma", " vez", " ç", "ã"]
+
+
+async def test_llamacpp_describes_its_model_from_the_file_name_only() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        props = wire("llamacpp-props.json").replace(b"/models/", b"/home/ana/modelos/")
+        mock.get("/props").respond(200, content=props)
+        runner = LlamaCppRunner(httpx.AsyncClient(base_url=base), "qwen")
+        facts = await runner.describe()
+        warmed = await runner.warm()
+    assert (facts.parameter_size, facts.quantization) == ("4B", "Q4_K_M")
+    assert "ana" not in repr(facts)
+    assert warmed.was_loaded is True  # not sleeping: nothing to load
+
+
+async def test_a_sleeping_llamacpp_is_woken_with_one_token() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        props = wire("llamacpp-props.json").replace(b'"is_sleeping":false', b'"is_sleeping":true')
+        mock.get("/props").respond(200, content=props)
+        completion = mock.post("/completion").respond(200, json={"content": "ok", "stop": True})
+        warmed = await LlamaCppRunner(httpx.AsyncClient(base_url=base), "qwen").warm()
+    assert warmed.was_loaded is False
+    assert request_body(completion.calls)["n_predict"] == 1

@@ -85,7 +85,7 @@ def device_text(machine: Machine, model: ModelFacts | None = None) -> str:
 
 def _clean(text: str) -> str:
     """Printable, single-spaced: these strings come from files and model servers."""
-    return " ".join("".join(c for c in text if c.isprintable()).split())
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _head(path: Path) -> str:
