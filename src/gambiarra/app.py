@@ -196,7 +196,8 @@ async def doctor(settings: Settings, out: TextIO | None = None) -> int:
 async def swarm(settings: Settings, out: TextIO | None = None) -> None:
     """Run N simulated participants until stopped (or ``--rounds``), then print the tally."""
     stats = SwarmStats(out if out is not None else sys.stdout)
-    container = build(settings, view="silent")
+    # A rehearsal leaves the model server's keep-alive alone (nothing hands it back).
+    container = build(replace(settings, no_warm=True), view="silent")
     try:
         shared = None
         if settings.runner != "mock":

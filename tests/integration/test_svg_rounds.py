@@ -139,3 +139,20 @@ async def test_an_svg_round_ends_at_the_closing_tag_and_the_drawing_is_saved(
 
 def saved_drawings(folder: Path) -> list[str]:
     return [path.read_text(encoding="utf-8") for path in folder.glob("*.svg")]
+
+
+async def test_a_round_joined_late_learns_it_is_an_svg_round_too(arena: PracticeArena) -> None:
+    """Registered after the round started: the look-up that finds the round says svgMode."""
+    view = SvgAwareView()
+    model = DrawingModel(view.svg_known)
+    settings = settings_for(arena, rounds=1)
+    container = fast_container(settings, runner=model)
+    container.screen.override(providers.Object(view))
+    container.arena_http.add_kwargs(transport=http_side(arena, svg_mode=True))
+    record = await arena.start_round("Desenhe um sol em SVG", max_tokens=40)  # nobody there yet
+    async with playing(settings, container):
+        with anyio.fail_after(5):
+            await record.entry("ana-pc").done.wait()
+    assert record.entry("ana-pc").text == "Aqui: " + DRAWING
+    assert any(s.startswith("entrando na rodada 1 já em andamento") for s in view.statuses)
+    assert model.closed

@@ -100,12 +100,20 @@ async def test_a_round_cancels_a_touch_in_flight() -> None:
     assert keeper.touches == 0  # it never completed
 
 
-async def test_touching_stops_once_the_keep_alive_after_the_last_round_is_over() -> None:
+async def test_touching_pauses_once_the_keep_alive_after_the_last_round_is_over() -> None:
+    """--keep-alive 14m: touches for 14 minutes after a round, none after, again after the next."""
     time = VirtualTime()
     server = Server(time)
-    with anyio.fail_after(5):
-        await refresher(time, server, keep_for=3.5 * EVERY).run()  # returns by itself
-    assert server.touched_at == [EVERY, 2 * EVERY, 3 * EVERY]
+    keeper = refresher(time, server, keep_for=3.5 * EVERY)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(keeper.run)
+        await time.until(lambda: time.now >= 20 * EVERY)
+        assert server.touched_at == [EVERY, 2 * EVERY, 3 * EVERY]
+        with keeper.generating():
+            round_ended = time.now
+        await time.until(lambda: len(server.touched_at) == 4)
+        tg.cancel_scope.cancel()
+    assert round_ended + EVERY <= server.touched_at[3] < round_ended + 2 * EVERY
 
 
 async def test_a_failed_touch_does_not_stop_the_next_ones() -> None:

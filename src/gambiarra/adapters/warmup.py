@@ -130,10 +130,11 @@ class Refresher:
     """Keeps a model loaded on a server with no keep-alive setting.
 
     Whenever no request has reached the server for ``every`` seconds, it sends
-    ``touch`` (a tiny real request). It stops once no round has run for
-    ``keep_for`` seconds (None: never; the server's own idle policy then
-    applies). A generation in progress is never disturbed: while one runs
-    nothing is sent, and one that starts cancels a touch in flight.
+    ``touch`` (a tiny real request). Once no round has run for ``keep_for``
+    seconds (None: never) it stops touching, so the server's own idle policy
+    applies, until the next round. A generation in progress is never
+    disturbed: while one runs nothing is sent, and one that starts cancels a
+    touch in flight.
 
     Args:
         touch: the tiny request.
@@ -174,13 +175,12 @@ class Refresher:
             self._last_request = self._last_round = self._clock()
 
     async def run(self) -> None:
-        """Touch the server until cancelled, or until ``keep_for`` passes with no round."""
+        """Touch the server while it is idle, until cancelled."""
         while True:
             now = self._clock()
-            if self._keep_for is not None and now - self._last_round >= self._keep_for:
-                return
             wait = self._last_request + self._every - now
-            if wait > 0 or self._generating:
+            dormant = self._keep_for is not None and now - self._last_round >= self._keep_for
+            if wait > 0 or self._generating or dormant:
                 await self._sleep(wait if wait > 0 else self._every)
                 continue
             await self._one_touch()
