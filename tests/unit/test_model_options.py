@@ -34,7 +34,8 @@ def test_the_switches_come_from_flags_and_environment() -> None:
 
 @pytest.mark.parametrize("command", ["agent", "practice", "doctor"])
 def test_the_commands_that_load_a_model_take_the_options(command: str) -> None:
-    settings = parse([command, "--keep-alive", "5m", "--no-device-info"], {}).settings
+    arena = REQUIRED if command == "agent" else []
+    settings = parse([command, *arena, "--keep-alive", "5m", "--no-device-info"], {}).settings
     assert (settings.keep_alive, settings.no_device_info) == (300.0, True)
 
 
