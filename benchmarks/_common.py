@@ -70,10 +70,11 @@ def peak_rss_mib(
 class FakeModelServer:
     """A tiny HTTP/1.1 model server on loopback that streams as fast as it can.
 
-    Speaks just enough of Ollama (``/api/tags``, ``/api/generate`` as NDJSON)
-    and of the OpenAI API (``/v1/models``, ``/v1/completions`` as SSE), with
-    keep-alive and chunked bodies: one HTTP chunk per line, like the real
-    servers, written to the socket in batches.
+    Speaks just enough of Ollama (``/api/tags``, ``/api/show``, ``/api/ps``,
+    ``/api/generate`` as NDJSON, an empty prompt only "loads") and of the
+    OpenAI API (``/v1/models``, ``/v1/completions`` as SSE), with keep-alive
+    and chunked bodies: one HTTP chunk per line, like the real servers,
+    written to the socket in batches.
     """
 
     def __init__(self) -> None:
@@ -118,12 +119,15 @@ class FakeModelServer:
     async def _answer(
         self, stream: SocketStream, method: str, path: str, body: dict[str, Any]
     ) -> None:
-        if method == "GET":
-            payload = (
-                b'{"models":[{"name":"bench:latest"}]}'
-                if path == "/api/tags"
-                else b'{"data":[{"id":"bench"}]}'
-            )
+        answers = {
+            "/api/tags": b'{"models":[{"name":"bench:latest"}]}',
+            "/api/ps": b'{"models":[]}',
+            "/api/show": b'{"capabilities":["completion"]}',
+        }
+        if method == "GET" or path in answers or body.get("prompt") == "":
+            payload = answers.get(path, b'{"data":[{"id":"bench"}]}')
+            if body.get("prompt") == "":  # Ollama's load-only request
+                payload = b'{"model":"bench","response":"","done":true,"done_reason":"load"}'
             head = (
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                 f"content-length: {len(payload)}\r\n\r\n"

@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 import anyio
 
+from gambiarra.adapters.device import describe_device
+from gambiarra.adapters.warmup import kept_loaded
 from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
@@ -90,9 +92,13 @@ async def play(settings: Settings, container: Container | None = None) -> None:
         view: RoundView = container.view()
         view.status("checking_model", f"verificando o modelo {settings.model} ({runner.kind})...")
         await runner.check()
-        view.status("connecting", f"conectando em {settings.url} como {settings.nickname}...")
-        client = await resolve(container.arena_client(), ArenaClient)
-        await client.run()
+        # Loaded before registering, kept between rounds, handed back at exit.
+        async with kept_loaded(runner, view.status, warm=not settings.no_warm):
+            if not settings.no_device_info:
+                container.config.device.from_value(await describe_device(runner))
+            view.status("connecting", f"conectando em {settings.url} como {settings.nickname}...")
+            client = await resolve(container.arena_client(), ArenaClient)
+            await client.run()
     finally:
         with anyio.move_on_after(1.0, shield=True):  # also when cancelled by a signal
             await shutdown(container)
@@ -190,7 +196,8 @@ async def doctor(settings: Settings, out: TextIO | None = None) -> int:
 async def swarm(settings: Settings, out: TextIO | None = None) -> None:
     """Run N simulated participants until stopped (or ``--rounds``), then print the tally."""
     stats = SwarmStats(out if out is not None else sys.stdout)
-    container = build(settings, view="silent")
+    # A rehearsal leaves the model server's keep-alive alone (nothing hands it back).
+    container = build(replace(settings, no_warm=True), view="silent")
     try:
         shared = None
         if settings.runner != "mock":

@@ -42,19 +42,20 @@ _ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects"
 _MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
                  "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
 _GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
+_MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
 _AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
           "pulses")  # fmt: skip
 _OUTPUT = ("save_dir", "json", "log_level")
 # The options each command uses, as its --help shows them.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "play": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_OUTPUT),
-    "agent": (*_ARENA, *_MODEL_SERVER, *_GENERATION, *_AGENT, *_OUTPUT),
-    "practice": (*_MODEL_SERVER, *_GENERATION, *_AGENT, "world", "rounds", "nickname",
-                 "save_dir", "log_level"),
+    "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
+    "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
+    "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
+                 "nickname", "save_dir", "log_level"),
     "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
                "runner_timeout", "json", "log_level"),
-    "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER, "think",
-               "log_level"),
+    "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,
+               *_MODEL_KEEPING, "think", "log_level"),
     "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
               "ramp", "seed", *[o for o in _MODEL_SERVER if o != "mock_tps"], "temperature",
               "max_tokens", "json", "log_level"),

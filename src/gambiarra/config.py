@@ -67,6 +67,9 @@ class Settings:
     rounds: int | None = None
     max_reconnects: int | None = None
     runner_timeout: float = 60.0
+    keep_alive: float | None = None  # seconds; None: while the client runs
+    no_warm: bool = False
+    no_device_info: bool = False
     ca_file: str | None = None
     save_dir: str | None = None
     json: bool = False
@@ -162,6 +165,31 @@ def _tps_range(text: str) -> str:
     except ValueError:
         raise ValueError("use uma faixa como 10-60 (tokens/s, o menor primeiro)") from None
     return text
+
+
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def _duration(text: str) -> float:
+    """``90``, ``90s``, ``10m``, ``1h30m`` -> seconds (> 0)."""
+    compact = text.strip().lower().replace(" ", "")
+    seconds, number = 0.0, ""
+    for char in compact:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in _UNIT_S and number:
+            seconds += float(number) * _UNIT_S[char]
+            number = ""
+        else:
+            raise ValueError(f"{text!r} não é uma duração como 90s, 10m ou 1h30m")
+    try:
+        if number:
+            seconds += float(number)  # a bare number (or a last part) counts as seconds
+    except ValueError:
+        raise ValueError(f"{text!r} não é uma duração como 90s, 10m ou 1h30m") from None
+    if not 0 < seconds <= 30 * 86_400:
+        raise ValueError(f"{text!r}: a duração precisa ser maior que 0 e de até 30 dias")
+    return seconds
 
 
 def _boolean(text: str) -> bool:
@@ -345,6 +373,13 @@ OPTIONS: tuple[Option, ...] = (
            _number(0, 3600, above_low=True), metavar="S", kind=float),
     Option("mock_tps", "tokens por segundo do runner mock (0 = instantâneo)",
            _number(0, 100_000), metavar="TPS", kind=float),
+    Option("keep_alive", "quanto tempo o modelo fica carregado depois de cada rodada, como 10m "
+           "ou 1h (ao sair, o servidor volta a ser como era)", _duration, metavar="DURAÇÃO",
+           unset="enquanto o cliente roda"),
+    Option("no_warm", "não carrega o modelo antes do primeiro desafio nem o mantém carregado "
+           "(o servidor do modelo decide; o 1º token pode esperar a carga)", _boolean, kind=bool),
+    Option("no_device_info", "não manda à arena a descrição da máquina e do modelo "
+           "(sistema, CPU/GPU, quantização)", _boolean, kind=bool),
     # what you see and keep
     Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta", _PATH,
            metavar="PASTA", unset="não guarda"),

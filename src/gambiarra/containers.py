@@ -192,6 +192,25 @@ def with_archive(screen: RoundView, save_dir: str | None, runner: str, model: st
     return MultiView([screen, ArchiveView(save_dir, runner, model)])
 
 
+def keep_alive_seconds(keep_alive: float | None, no_warm: bool) -> float | None:
+    """The runners' keep-alive: None with warming off; -1 (while the client runs) by default."""
+    if no_warm:
+        return None
+    return -1.0 if keep_alive is None else keep_alive
+
+
+def think_default(mode: str) -> bool | None:
+    """World mode decides in 64 tokens: a model that can think must not spend them thinking."""
+    return False if mode == "agent" else None
+
+
+def model_info(name: str, runner: str, device: str | None) -> ModelInfo:
+    """``device`` is omitted, never null, when there is none (protocol.md)."""
+    if device is None:
+        return ModelInfo(name=name, runner=runner)
+    return ModelInfo(name=name, runner=runner, device=device)
+
+
 def openai_base(url: str) -> str:
     """Accept ``http://host:8000/v1`` too: the OpenAI SDKs' habit."""
     url = url.rstrip("/")
@@ -216,6 +235,7 @@ class Container(containers.DeclarativeContainer):
         read_timeout=config.runner_timeout,
         api_key=config.api_key,
     )
+    keep_alive = providers.Callable(keep_alive_seconds, config.keep_alive, config.no_warm)
 
     runner = providers.Selector(
         config.runner,
@@ -225,6 +245,8 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             api=config.api,
             think=config.think,
+            think_default=providers.Callable(think_default, config.mode),
+            keep_alive=keep_alive,
         ),
         lmstudio=providers.Singleton(
             OpenAICompatRunner,
@@ -232,6 +254,7 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             kind="lmstudio",
             api=config.api,
+            keep_alive=keep_alive,
         ),
         openai=providers.Singleton(
             OpenAICompatRunner,
@@ -239,6 +262,7 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
             kind="openai",
             api=config.api,
+            keep_alive=keep_alive,
         ),
         llamacpp=providers.Singleton(
             LlamaCppRunner,
@@ -292,7 +316,9 @@ class Container(containers.DeclarativeContainer):
     machine = providers.Factory(
         RoundMachine,
         participant_id=config.participant_id,
-        model_info=providers.Factory(ModelInfo, name=config.model, runner=config.runner),
+        model_info=providers.Callable(
+            model_info, name=config.model, runner=config.runner, device=config.device
+        ),
         fallbacks=providers.Factory(
             Fallbacks, max_tokens=config.max_tokens, temperature=config.temperature
         ),
@@ -373,6 +399,7 @@ def build(settings: Settings, *, view: str | None = None, mode: str = "rounds") 
             "decision_budget": settings.decision_budget,
             "view": view if view is not None else pick_view(settings),
             "mode": mode,
+            "device": None,  # model_info.device, set once the model is described
         }
     )
     return container

@@ -1,9 +1,13 @@
 """doctor: the event-night checklist, each line ✓ or ✗ with what to do.
 
 Checks, in order, each skipped (✗) when the one it needs failed:
-the model server answers; the model is installed; the model generates (a
-tiny prompt, with its time to first token and tokens/s); the arena answers
-at ``--url`` (a WebSocket handshake); the PIN is accepted (only with --pin).
+the model server answers; the model is installed and generates text (not a
+pasted command, a path or an embedding model); how long the model takes to
+load; the model generates (a tiny prompt, with its time to first token and
+tokens/s); how much of it sits in GPU memory (⚠ when not all of it: a
+warning, not a failure); what ``model_info.device`` tells the arena; the
+arena answers at ``--url`` (a WebSocket handshake); the PIN is accepted
+(only with --pin). At the end the model is handed back as it was found.
 
 The PIN check never takes over the id of a client that is playing (the
 arena would hand the id to the doctor's socket and close the player's). It
@@ -26,12 +30,14 @@ from typing import Protocol
 
 import anyio
 
+from gambiarra.adapters.device import describe_device
+from gambiarra.adapters.warmup import hand_back
 from gambiarra.config import Settings
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.metrics import summarize
 from gambiarra.domain.protocol import Register, Registered
 from gambiarra.errors import ExitCode, GambiarraError, RunnerError
-from gambiarra.ports import ModelRunner
+from gambiarra.ports import ModelHost, ModelRunner
 
 __all__ = ["ArenaProbe", "Check", "run_checks"]
 
@@ -55,15 +61,23 @@ class ArenaProbe(Protocol):
 PROBE_PROMPT = "Responda apenas: ok"
 
 
+# Below this share of the model in GPU memory, tokens come slowly.
+GPU_WARNING_SHARE = 1.0
+
+
 @dataclass(frozen=True)
 class Check:
+    """One checklist line. A ``warning`` passes (it does not change the exit code)."""
+
     ok: bool
     text: str
     exit_code: ExitCode = ExitCode.OK
+    warning: bool = False
 
     @property
     def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.text}"
+        mark = "✗" if not self.ok else "⚠" if self.warning else "✓"
+        return f"{mark} {self.text}"
 
 
 async def run_checks(
@@ -83,11 +97,15 @@ async def run_checks(
         return result
 
     where = f"{runner.kind} ({settings.model})"
+    host = runner if isinstance(runner, ModelHost) else None
     server = await step(lambda: _server(runner, where))
     if server.ok:
         installed = await step(lambda: _installed(runner, where))
         if installed.ok:
-            await step(lambda: _answers(runner, settings, clock))
+            try:
+                await _model_checks(runner, host, settings, clock, step)
+            finally:
+                await hand_back(runner, lambda event, text: None)  # as the participant had it
         else:
             await step(lambda: _skipped("o modelo responde", "o modelo não está instalado"))
     else:
@@ -100,6 +118,62 @@ async def run_checks(
         else:
             await step(lambda: _skipped("o PIN é aceito", "a arena não responde"))
     return results
+
+
+async def _model_checks(
+    runner: ModelRunner,
+    host: ModelHost | None,
+    settings: Settings,
+    clock: Callable[[], float],
+    step: Callable[[Callable[[], Awaitable[Check]]], Awaitable[Check]],
+) -> None:
+    """Load, answer, GPU share and identity: the model is there and works."""
+    loaded = None if host is None else await step(lambda: _loads(host, clock))
+    if loaded is not None and not loaded.ok:
+        await step(lambda: _skipped("o modelo responde", "o modelo não carregou"))
+        return
+    await step(lambda: _answers(runner, settings, clock))
+    if host is not None:
+        share = (await host.describe()).gpu_share
+        if share is not None:
+            await step(lambda: _gpu(share))
+    await step(lambda: _identity(runner, settings))
+
+
+async def _loads(host: ModelHost, clock: Callable[[], float]) -> Check:
+    try:
+        warmed = await host.warm()
+    except RunnerError as exc:
+        return Check(False, f"o modelo não carregou: {exc}", exc.exit_code)
+    if warmed.was_loaded:
+        return Check(True, f"o modelo já estava carregado (pronto em {warmed.seconds:.1f} s)")
+    return Check(
+        True,
+        f"o modelo carrega em {warmed.seconds:.1f} s (o cliente carrega antes do 1º desafio "
+        "e o mantém carregado)",
+    )
+
+
+async def _gpu(share: float) -> Check:
+    if share >= GPU_WARNING_SHARE:
+        return Check(True, "o modelo cabe inteiro na memória da GPU")
+    if share <= 0:
+        return Check(
+            True,
+            "o modelo roda só na CPU: espere tokens lentos (um modelo menor ajuda)",
+            warning=True,
+        )
+    return Check(
+        True,
+        f"só {share:.0%} do modelo cabe na GPU: espere tokens lentos (um modelo menor ajuda)",
+        warning=True,
+    )
+
+
+async def _identity(runner: ModelRunner, settings: Settings) -> Check:
+    if settings.no_device_info:
+        return Check(True, "a arena não recebe a descrição da máquina (--no-device-info)")
+    return Check(True, f"a arena recebe como descrição: {await describe_device(runner)}")
 
 
 async def _server(runner: ModelRunner, where: str) -> Check:

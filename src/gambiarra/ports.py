@@ -9,27 +9,34 @@ response, which tells the model server to stop computing).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import Challenge, ClientMessage, ServerMessage
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
 __all__ = [
     "AnswerRecorded",
     "ArenaTransport",
+    "HandBack",
     "Incoming",
     "LateChallenge",
     "LinkDown",
     "LinkUp",
     "ModelDescription",
+    "ModelFacts",
+    "ModelHost",
     "ModelRunner",
     "Retrying",
+    "RoundDetails",
     "RoundView",
     "SessionReplaced",
     "TokenChunk",
+    "Warmed",
 ]
 
 
@@ -38,11 +45,14 @@ class TokenChunk:
     """One piece of text the model produced, exactly as it produced it.
 
     ``reasoning`` marks a reasoning model's "thinking", which is shown to the
-    participant and never sent to the arena.
+    participant and never sent to the arena. ``figures``: the model server's
+    own account of the generation, on a last chunk with no text (consumers
+    that skip empty text need not know about it).
     """
 
     text: str
     reasoning: bool = False
+    figures: ModelFigures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,45 @@ class ModelDescription:
     name: str
     size_bytes: int | None = None
     family: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What the model server says about the chosen model (None: it does not say).
+
+    ``capabilities``: Ollama's list (``completion``, ``thinking``,
+    ``embedding``...), empty when unknown. ``gpu_share``: the fraction of the
+    loaded model in GPU memory (Ollama ``/api/ps``).
+    """
+
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    capabilities: tuple[str, ...] = ()
+    gpu_share: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Warmed:
+    """The model is loaded. ``seconds``: how long that took, measured by the client.
+
+    ``was_loaded``: it was resident before warming (None: the server does not
+    say). A model already resident answers at once, so ``seconds`` is then not
+    a load time.
+    """
+
+    seconds: float
+    was_loaded: bool | None
+
+
+class HandBack(enum.Enum):
+    """What ``release`` did with the model at the end of the session."""
+
+    UNTOUCHED = "untouched"  # nothing was changed: warming was off or not needed
+    UNLOADED = "unloaded"  # it was not resident before the session: unloaded
+    SERVER_DEFAULT = "server_default"  # it was resident before: the server's own expiry again
+    KEPT_PINNED = "kept_pinned"  # the participant had it pinned for ever: left so
+    AS_ASKED = "as_asked"  # --keep-alive: it stays that long after the last round
 
 
 # ---------------------------------------------------------------- link changes
@@ -111,8 +160,26 @@ class AnswerRecorded:
     exact: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RoundDetails:
+    """What the arena's HTTP side says of a round the challenge does not (protocol.md).
+
+    ``svg_mode``: the prompt asks for an SVG drawing.
+    """
+
+    round: int
+    svg_mode: bool
+
+
 Incoming: TypeAlias = (
-    ServerMessage | LinkUp | LinkDown | Retrying | SessionReplaced | LateChallenge | AnswerRecorded
+    ServerMessage
+    | LinkUp
+    | LinkDown
+    | Retrying
+    | SessionReplaced
+    | LateChallenge
+    | AnswerRecorded
+    | RoundDetails
 )
 
 
@@ -166,7 +233,45 @@ class ModelRunner(Protocol):
         ...
 
     def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
-        """Yield the model's text as it is produced; raises ``RunnerError``."""
+        """Yield the model's text as it is produced; raises ``RunnerError``.
+
+        A last chunk may carry the server's own ``figures`` (and no text).
+        """
+        ...
+
+
+@runtime_checkable
+class ModelHost(Protocol):
+    """The model-server side of a runner that loads models (not the mock).
+
+    The arena counts the time to the first token from the challenge: a model
+    the server unloaded while idle charges its load time to the participant.
+    ``warm`` loads it before the first challenge, ``keep`` keeps it resident
+    between rounds, ``release`` leaves the server as the participant had it.
+    """
+
+    async def warm(self) -> Warmed:
+        """Load the model now (it stays as the runner's keep-alive says).
+
+        Raises:
+            RunnerError: the server cannot load it.
+        """
+        ...
+
+    async def keep(self) -> None:
+        """Keep the model loaded until cancelled, never while a round generates.
+
+        Returns at once when the server keeps it by itself (or the
+        generation requests do, like Ollama's ``keep_alive``).
+        """
+        ...
+
+    async def release(self) -> HandBack:
+        """At exit: undo what ``warm`` and the keep-alive changed, as far as known."""
+        ...
+
+    async def describe(self) -> ModelFacts:
+        """What the server says about the model; never raises (unknown stays None)."""
         ...
 
 

@@ -24,9 +24,12 @@ from gambiarra.domain.events import (
     ChallengeReceived,
     DeadlinePassed,
     DeliveryRefused,
+    DrawingStillOpen,
     Event,
     GenerationRequest,
+    ModelReported,
     ReasoningProduced,
+    RoundDetailsLearned,
     RoundEnded,
     RunnerFailed,
     RunnerFinished,
@@ -48,6 +51,7 @@ from gambiarra.ports import (
     LinkUp,
     ModelRunner,
     Retrying,
+    RoundDetails,
     RoundView,
     SessionReplaced,
 )
@@ -164,6 +168,8 @@ class ArenaClient:
             self._feed(ChallengeReceived(item.challenge, at=self._clock()))
         elif isinstance(item, AnswerRecorded):
             self._on_recorded(item)
+        elif isinstance(item, RoundDetails):
+            self._on_details(item)
         elif isinstance(item, SessionReplaced):
             self._feed(SessionEnded(at=self._clock()))
             if self._world is not None:
@@ -207,6 +213,12 @@ class ArenaClient:
                 f"enviado ({recorded.chars} caracteres)"
             )
         self._status("answer_recorded", line)
+
+    def _on_details(self, details: RoundDetails) -> None:
+        playing = self._machine.phase is Phase.GENERATING and self._machine.round == details.round
+        if details.svg_mode and playing:
+            self._status("svg_round", "🎨 rodada de desenho: a resposta termina no </svg>")
+        self._feed(RoundDetailsLearned(details.round, details.svg_mode, self._clock()))
 
     def _start_joining(self) -> None:
         # A world the organiser stopped is started by any world_join (protocol.md):
@@ -269,6 +281,12 @@ class ArenaClient:
                     scope.cancel()
             elif isinstance(action, ShowReasoning):
                 self._view.reasoning(action.text)
+            elif isinstance(action, DrawingStillOpen):
+                what = "o desenho ainda está aberto" if action.started else "o desenho nem começou"
+                self._status(
+                    "drawing_open",
+                    f"⚠ faltam {action.tokens_left} tokens e {what}: o que couber vai para a arena",
+                )
             elif isinstance(action, RoundEnded):
                 self._round_ended(action)
 
@@ -319,6 +337,8 @@ class ArenaClient:
             try:
                 async with aclosing(self._runner.stream(request)) as chunks:
                     async for chunk in chunks:
+                        if chunk.figures is not None:
+                            self._feed(ModelReported(round_, chunk.figures, self._clock()))
                         if chunk.reasoning:
                             self._feed(ReasoningProduced(round_, chunk.text, self._clock()))
                         else:

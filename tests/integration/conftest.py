@@ -42,6 +42,10 @@ def settings_for(arena: PracticeArena, **overrides: object) -> Settings:
         mock_tps=0.0,
         ollama_url=OLLAMA,
         lmstudio_url=LMSTUDIO,
+        # Off unless a test is about them: loading and describing the model
+        # add model-server requests that most fakes do not answer.
+        no_warm=True,
+        no_device_info=True,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

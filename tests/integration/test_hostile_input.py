@@ -78,6 +78,7 @@ async def scenario(frames: list[str | bytes], status: int, body: bytes) -> None:
         settings_ = settings_for(arena, runner="ollama", model="llama3.1:8b", runner_timeout=2.0)
         with respx.mock(base_url=OLLAMA) as mock, structlog.testing.capture_logs() as logs:
             mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+            mock.post("/api/show").respond(200, content=wire("ollama-show.json"))
             mock.post("/api/generate").mock(side_effect=model)
             async with playing(settings_, fast_container(settings_)) as tg:
                 await arena.wait_registered("ana-pc")

@@ -104,6 +104,7 @@ async def test_a_model_line_just_under_the_cap_never_gets_the_link_closed(
     settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=1)
     with respx.mock(base_url=OLLAMA) as mock:
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/show").respond(200, content=wire("ollama-show.json"))
         mock.post("/api/generate").mock(return_value=serve(body))
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(10):
@@ -132,6 +133,7 @@ async def test_an_endless_model_line_fails_the_round_with_bounded_memory(
     settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=2)
     with respx.mock(base_url=OLLAMA) as mock:
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/show").respond(200, content=wire("ollama-show.json"))
         mock.post("/api/generate").mock(side_effect=[serve(hostile), good_round()])
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(5):
@@ -170,6 +172,7 @@ async def test_the_client_stops_a_model_that_ignores_max_tokens(arena: PracticeA
     settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=1)
     with respx.mock(base_url=OLLAMA) as mock:
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/show").respond(200, content=wire("ollama-show.json"))
         mock.post("/api/generate").mock(return_value=serve(body))
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(10):
@@ -200,6 +203,7 @@ async def test_integral_floats_in_a_challenge_are_played(arena: PracticeArena) -
     }
     with respx.mock(base_url=OLLAMA) as mock:
         mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        mock.post("/api/show").respond(200, content=wire("ollama-show.json"))
         generate = mock.post("/api/generate").mock(return_value=serve(body))
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(10):

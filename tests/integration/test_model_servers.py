@@ -14,6 +14,7 @@ from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.arena.server import PracticeArena
 from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.errors import RunnerFailed
 from tests.conftest import wire
 from tests.integration.conftest import (
@@ -27,6 +28,7 @@ from tests.integration.conftest import (
     settings_for,
     sse_text_pieces,
 )
+from tests.integration.model_fakes import lmstudio_up, ollama_up
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +50,7 @@ async def test_ollama_round_is_byte_exact(arena: PracticeArena, sample: str, siz
     """Ollama's text arrives byte for byte, one token per piece; the done line is not one."""
     body = wire(sample)
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         generate = mock.post("/api/generate").mock(side_effect=replay(body, size))
         entry = await play_one_round(
             arena, "ollama", "llama3.1:8b", max_tokens=77, temperature=0, seed=42
@@ -72,7 +74,7 @@ async def test_ollama_request_omits_seed_when_the_challenge_has_none(
     arena: PracticeArena,
 ) -> None:
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         generate = mock.post("/api/generate").mock(
             side_effect=replay(wire("ollama-generate.ndjson"), 7)
         )
@@ -84,7 +86,7 @@ async def test_ollama_request_omits_seed_when_the_challenge_has_none(
 async def test_lmstudio_round_is_byte_exact(arena: PracticeArena, size: int) -> None:
     body = wire("openai-completions.sse")
     with respx.mock(base_url=LMSTUDIO) as mock:
-        mock.get("/v1/models").respond(200, content=wire("openai-models.json"))
+        lmstudio_up(mock)
         completions = mock.post("/v1/completions").mock(
             side_effect=replay(body, size, content_type="text/event-stream")
         )
@@ -117,7 +119,7 @@ async def test_failures_report_an_error_and_the_next_round_still_plays(
         replay(wire("ollama-generate.ndjson"), size),
     ]
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         mock.post("/api/generate").mock(side_effect=list(answers))
         settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=3)
         async with playing(settings):
@@ -176,7 +178,7 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
         arena, runner="ollama", model="llama3.1:8b", rounds=2, runner_timeout=0.3
     )
     with respx.mock(base_url=OLLAMA) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         mock.post("/api/generate").mock(side_effect=[response, good])
         async with playing(settings):
             with anyio.fail_after(5):
@@ -197,8 +199,9 @@ async def test_broken_model_servers_fail_the_round_not_the_client(
 
 
 async def stalling_ollama(stream: SocketStream) -> None:
-    """A real HTTP server on loopback: answers /api/tags, then stalls mid-generation."""
-    tags = wire("ollama-tags.json")
+    """A real HTTP server on loopback: answers /api/tags and /api/show, then stalls
+    mid-generation."""
+    tags, show = wire("ollama-tags.json"), wire("ollama-show.json")
     async with stream:
         buffer = b""
         while True:
@@ -210,9 +213,10 @@ async def stalling_ollama(stream: SocketStream) -> None:
             while len(buffer) < length:
                 buffer += await stream.receive()
             buffer = buffer[length:]
-            if head.startswith(b"GET"):
+            if head.startswith((b"GET", b"POST /api/show")):
+                answer = tags if head.startswith(b"GET") else show
                 await stream.send(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(tags), tags)
+                    b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer)
                 )
                 continue
             line = b'{"response":"Um","done":false}\n'
@@ -316,3 +320,55 @@ async def test_sse_runner_failures_are_told_in_portuguese(
         with pytest.raises(RunnerFailed) as failed:
             await drain(sse_runner(kind))
     assert str(failed.value).startswith(needle.format(server=server))
+
+
+async def test_ollamas_own_figures_come_last_and_carry_no_text() -> None:
+    """The done line of a cold start: load_duration takes most of the time (ns -> ms)."""
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.post("/api/generate").mock(side_effect=replay(wire("ollama-generate-load.ndjson"), 7))
+        runner = OllamaRunner(httpx.AsyncClient(base_url=OLLAMA), "llama3.1:8b")
+        chunks = [chunk async for chunk in runner.stream(REQUEST)]
+    *text, last = chunks
+    assert "".join(c.text for c in text) == "Fita crepe e arame: a gambiarra segura."
+    assert all(c.figures is None for c in text)
+    assert last.text == ""
+    assert last.figures == ModelFigures(
+        load_ms=6934, prompt_ms=342, prompt_tokens=18, generation_ms=129, generated_tokens=9
+    )
+
+
+async def test_llamacpp_timings_become_the_models_figures() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        mock.post("/completion").mock(
+            side_effect=replay(wire("llamacpp-completion.sse"), 5, content_type="text/event-stream")
+        )
+        chunks = [chunk async for chunk in sse_runner("llamacpp").stream(REQUEST)]
+    assert chunks[-1].figures == ModelFigures(
+        prompt_ms=41, prompt_tokens=9, generation_ms=62, generated_tokens=5
+    )
+    assert [c.text for c in chunks[:-1]] == ["Era", " uma", " vez", " ç", "ã"]
+
+
+async def test_llamacpp_describes_its_model_from_the_file_name_only() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        props = wire("llamacpp-props.json").replace(b"/models/", b"/home/ana/modelos/")
+        mock.get("/props").respond(200, content=props)
+        runner = LlamaCppRunner(httpx.AsyncClient(base_url=base), "qwen")
+        facts = await runner.describe()
+        warmed = await runner.warm()
+    assert (facts.parameter_size, facts.quantization) == ("4B", "Q4_K_M")
+    assert "ana" not in repr(facts)
+    assert warmed.was_loaded is True  # not sleeping: nothing to load
+
+
+async def test_a_sleeping_llamacpp_is_woken_with_one_token() -> None:
+    base = SSE_RUNNERS["llamacpp"][0]
+    with respx.mock(base_url=base) as mock:
+        props = wire("llamacpp-props.json").replace(b'"is_sleeping":false', b'"is_sleeping":true')
+        mock.get("/props").respond(200, content=props)
+        completion = mock.post("/completion").respond(200, json={"content": "ok", "stop": True})
+        warmed = await LlamaCppRunner(httpx.AsyncClient(base_url=base), "qwen").warm()
+    assert warmed.was_loaded is False
+    assert request_body(completion.calls)["n_predict"] == 1

@@ -118,6 +118,7 @@ async def test_deadline_stops_the_model_and_completes_in_time(arena: PracticeAre
     settings = settings_for(arena, runner="ollama", model="llama3.1:8b", rounds=1)
     with respx.mock(base_url=OLLAMA) as mock:
         mock.get("/api/tags").respond(200, json={"models": [{"name": "llama3.1:8b"}]})
+        mock.post("/api/show").respond(200, json={"capabilities": ["completion"]})
         mock.post("/api/generate").mock(return_value=httpx.Response(200, stream=body))
         async with playing(settings, fast_container(settings)):
             await arena.wait_registered("ana-pc")

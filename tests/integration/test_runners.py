@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     request_body,
     settings_for,
 )
+from tests.integration.model_fakes import lmstudio_up, ollama_up
 
 pytestmark = pytest.mark.anyio
 
@@ -103,9 +104,11 @@ CASES = [
 
 def mock_server(mock: respx.MockRouter, case: Case, size: int | None) -> respx.Route:
     if case.runner == "ollama":
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
     elif case.runner == "llamacpp":
         mock.get("/health").respond(200, content=wire("llamacpp-health.json"))
+    elif case.runner == "lmstudio":
+        lmstudio_up(mock)
     else:
         mock.get("/v1/models").respond(200, content=wire("openai-models.json"))
     kind = "application/x-ndjson" if case.sample.endswith("ndjson") else "text/event-stream"
@@ -202,7 +205,7 @@ async def test_a_round_spent_thinking_completes_empty(arena: PracticeArena) -> N
     )
     settings = settings_for(arena, runner="ollama", model="qwen3:0.6b", rounds=1, think=True)
     with respx.mock(base_url=BASES["ollama"]) as mock:
-        mock.get("/api/tags").respond(200, content=wire("ollama-tags.json"))
+        ollama_up(mock)
         mock.post("/api/generate").mock(side_effect=replay(thinking_only, 5))
         async with playing(settings, fast_container(settings)):
             with anyio.fail_after(5):

@@ -30,3 +30,11 @@ def test_ms_rounds_and_never_goes_negative() -> None:
     assert ms(0.0004) == 0
     assert ms(0.0015) == 2
     assert ms(-0.5) == 0
+
+
+def test_ollama_nanoseconds_become_whole_milliseconds() -> None:
+    from gambiarra.domain.metrics import ns_to_ms
+
+    assert ns_to_ms(6_934_221_467) == 6934
+    assert ns_to_ms(499_999) == 0
+    assert ns_to_ms(None) is None

@@ -11,9 +11,12 @@ from gambiarra.domain.events import (
     ChallengeReceived,
     DeadlinePassed,
     DeliveryRefused,
+    DrawingStillOpen,
     Event,
     GenerationRequest,
+    ModelReported,
     Outcome,
+    RoundDetailsLearned,
     RoundEnded,
     RunnerFailed,
     RunnerFinished,
@@ -22,6 +25,7 @@ from gambiarra.domain.events import (
     StartGeneration,
     TokenProduced,
 )
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import (
     Challenge,
     Complete,
@@ -352,3 +356,147 @@ def test_a_long_multi_line_failure_becomes_one_short_line() -> None:
     assert len(report.message) <= MAX_ERROR_CHARS
     assert "\n" not in report.message
     assert report.message.startswith("erro erro")
+
+
+# ---------------------------------------------------------------- SVG rounds
+
+
+def svg_round(max_tokens: int = 50) -> RoundMachine:
+    m = machine()
+    feed(m, challenge_at(0.0, max_tokens=max_tokens), RoundDetailsLearned(1, True, 0.01))
+    return m
+
+
+def test_an_svg_round_stops_right_after_a_closing_tag_split_across_pieces() -> None:
+    """No prose after the drawing reaches the arena; the model is stopped."""
+    m = svg_round()
+    pieces = ["Aqui:", " <svg viewBox='0 0 9 9'>", "<circle r='2'/></s", "vg", ">\n\nGostou?"]
+    actions = feed(m, *(TokenProduced(1, p, 0.1 + i / 10) for i, p in enumerate(pieces)))
+    assert "".join(t.content for t in tokens(actions)) == (
+        "Aqui: <svg viewBox='0 0 9 9'><circle r='2'/></svg>"
+    )
+    assert CancelGeneration(1) in actions
+    (complete,) = completes(actions)
+    assert complete.tokens == 5
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].outcome is Outcome.FINISHED
+    assert actions[-1].drawing_closed
+    assert m.handle(TokenProduced(1, " Mais texto", 1.0)) == []
+
+
+def test_the_piece_holding_the_closing_tag_is_cut_at_the_tag() -> None:
+    m = svg_round()
+    actions = feed(m, TokenProduced(1, "<svg><g/></SVG >\nFim", 0.1))
+    assert [t.content for t in tokens(actions)] == ["<svg><g/></SVG >"]
+    assert completes(actions)[0].tokens == 1
+
+
+def test_a_closing_tag_before_any_opening_does_not_stop_the_round() -> None:
+    m = svg_round()
+    actions = feed(m, TokenProduced(1, "Use </svg> para fechar.", 0.1))
+    assert completes(actions) == []
+    assert [t.content for t in tokens(actions)] == ["Use </svg> para fechar."]
+
+
+def test_outside_svg_rounds_prose_after_a_drawing_is_kept() -> None:
+    m = machine()
+    actions = feed(
+        m, challenge_at(0.0), TokenProduced(1, "<svg></svg>", 0.1), TokenProduced(1, " Fim", 0.2)
+    )
+    assert [t.content for t in tokens(actions)] == ["<svg></svg>", " Fim"]
+    assert completes(actions) == []
+
+
+def test_the_flag_arriving_after_the_drawing_closed_stops_the_round_at_once() -> None:
+    m = machine()
+    feed(m, challenge_at(0.0), TokenProduced(1, "<svg></svg>", 0.1), TokenProduced(1, " Fim", 0.2))
+    actions = m.handle(RoundDetailsLearned(1, True, 0.3))
+    assert [type(a) for a in actions] == [CancelGeneration, Send, RoundEnded]
+    assert completes(actions)[0].tokens == 2  # what was sent cannot be taken back
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].drawing_closed
+
+
+def test_the_flag_arriving_mid_drawing_stops_at_its_end() -> None:
+    m = machine()
+    feed(m, challenge_at(0.0), TokenProduced(1, "<svg><g>", 0.1))
+    assert m.handle(RoundDetailsLearned(1, True, 0.2)) == []
+    actions = m.handle(TokenProduced(1, "</g></svg> tchau", 0.3))
+    assert [t.content for t in tokens(actions)] == ["</g></svg>"]
+    assert CancelGeneration(1) in actions
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        RoundDetailsLearned(1, False, 0.3),  # not an SVG round
+        RoundDetailsLearned(2, True, 0.3),  # another round
+    ],
+)
+def test_details_that_do_not_concern_this_svg_round_change_nothing(
+    details: RoundDetailsLearned,
+) -> None:
+    m = machine()
+    feed(m, challenge_at(0.0), TokenProduced(1, "<svg></svg>", 0.1))
+    assert m.handle(details) == []
+    assert [t.content for t in tokens(m.handle(TokenProduced(1, " Fim", 0.4)))] == [" Fim"]
+
+
+def test_details_before_any_challenge_or_after_the_round_are_dropped() -> None:
+    assert machine().handle(RoundDetailsLearned(1, True, 0.0)) == []
+    m = machine()
+    feed(m, challenge_at(0.0), TokenProduced(1, "<svg></svg>", 0.1), RunnerFinished(1, 0.2))
+    assert m.handle(RoundDetailsLearned(1, True, 0.3)) == []
+
+
+def test_a_drawing_still_open_with_a_tenth_of_the_budget_left_is_warned_once() -> None:
+    m = svg_round(max_tokens=20)
+    actions = feed(m, *(TokenProduced(1, p, 0.1) for p in ["<svg>"] + ["<g>"] * 16))
+    assert [a for a in actions if isinstance(a, DrawingStillOpen)] == []
+    actions = feed(m, TokenProduced(1, "<g>", 0.2), TokenProduced(1, "<g>", 0.3))
+    assert [a for a in actions if isinstance(a, DrawingStillOpen)] == [
+        DrawingStillOpen(1, tokens_left=2, started=True)
+    ]
+    last = feed(m, TokenProduced(1, "</g>", 0.4))  # the 20th: the budget ends the round
+    assert not [a for a in last if isinstance(a, DrawingStillOpen)]  # warned once only
+    assert isinstance(last[-1], RoundEnded)
+
+
+def test_a_drawing_not_even_begun_is_warned_too() -> None:
+    m = svg_round(max_tokens=5)
+    actions = feed(m, *(TokenProduced(1, "hmm ", 0.1) for _ in range(4)))
+    assert DrawingStillOpen(1, tokens_left=1, started=False) in actions
+
+
+def test_a_late_flag_near_the_end_of_the_budget_warns_at_once() -> None:
+    m = machine()
+    feed(m, challenge_at(0.0, max_tokens=10), *(TokenProduced(1, "<svg>", 0.1) for _ in range(9)))
+    assert m.handle(RoundDetailsLearned(1, True, 0.2)) == [
+        DrawingStillOpen(1, tokens_left=1, started=True)
+    ]
+
+
+# ---------------------------------------------------------------- the model's own figures
+
+
+def test_the_model_servers_figures_reach_the_round_summary() -> None:
+    figures = ModelFigures(load_ms=6934, prompt_ms=342, prompt_tokens=18)
+    actions = feed(
+        machine(),
+        challenge_at(0.0),
+        TokenProduced(1, "a", 7.3),
+        ModelReported(1, figures, 7.4),
+        RunnerFinished(1, 7.4),
+    )
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].model == figures
+    assert completes(actions)[0].tokens == 1  # the figures are no token
+
+
+def test_figures_of_an_earlier_round_are_not_carried_over() -> None:
+    m = machine()
+    feed(m, challenge_at(0.0), ModelReported(1, ModelFigures(load_ms=5), 0.1))
+    feed(m, RunnerFinished(1, 0.2))
+    actions = feed(m, challenge_at(1.0, round=2), RunnerFinished(2, 1.1))
+    assert isinstance(actions[-1], RoundEnded)
+    assert actions[-1].model is None

@@ -64,6 +64,7 @@ from gambiarra.ports import (
     LinkDown,
     LinkUp,
     Retrying,
+    RoundDetails,
     SessionReplaced,
 )
 
@@ -249,6 +250,9 @@ class ArenaLink:
         if late is not None:
             self._ours = OurRound(late.challenge.round, late.challenge.session_id)
             await receive(LateChallenge(late.challenge, late.left_ms))
+            known = self._rounds.get(late.challenge.round)
+            if known is not None:  # looked up already: its details are known
+                await receive(RoundDetails(known.index, known.svg_mode))
             self._learn_round(late.challenge.round)
         await self._delivery.serve(ws)
 
@@ -358,6 +362,8 @@ class ArenaLink:
         current = await self._http.current_round()
         if isinstance(current, RoundOnArena) and current.index == index:
             self._rounds[index] = current
+            if self._receive is not None:  # what the challenge does not say (svgMode)
+                await self._receive(RoundDetails(index, current.svg_mode))
 
     def _final_confirmed(self, round: int) -> None:
         if self._http is not None and self._tg is not None and round in self._rounds:

@@ -14,9 +14,17 @@ import sys
 from typing import TextIO
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
 
-__all__ = ["ConsoleView", "clean", "pulse_line", "summary_line", "world_summary_line"]
+__all__ = [
+    "ConsoleView",
+    "clean",
+    "model_figures",
+    "pulse_line",
+    "summary_line",
+    "world_summary_line",
+]
 
 # CSI / OSC / other ESC sequences first, then any C0/C1 control but \t and \n.
 _ESCAPES = re.compile(
@@ -49,12 +57,38 @@ def summary_line(ended: RoundEnded) -> str:
         Outcome.SUPERSEDED: "↷ rodada {r} (encerrada por um novo desafio)",
     }[ended.outcome].format(r=ended.round)
     line = f"{label}: {figures}"
+    own = model_figures(ended.model)
+    if own is not None:
+        line += f" · {own}"
+    if ended.drawing_closed:
+        line += " · desenho fechado no </svg>"
     if m.tokens == 0 and ended.reasoning:
         line += (
             f" — resposta vazia: o modelo gastou o orçamento pensando ({ended.reasoning} "
             "pedaços de raciocínio); aumente max-tokens ou use --no-think"
         )
     return line
+
+
+# A load this long means the model was not resident when the challenge came.
+LOAD_NOTICE_MS = 500
+
+
+def model_figures(figures: ModelFigures | None) -> str | None:
+    """The model server's own figures: where the time before the first token went."""
+    if figures is None:
+        return None
+    parts = []
+    if figures.load_ms is not None and figures.load_ms >= 100:
+        parts.append(f"carga {figures.load_ms / 1000:.1f} s")
+    if figures.prompt_ms is not None:
+        parts.append(f"prompt {figures.prompt_ms} ms")
+    if not parts:
+        return None
+    text = "modelo: " + ", ".join(parts)
+    if figures.load_ms is not None and figures.load_ms >= LOAD_NOTICE_MS:
+        text += " (o 1º token esperou o modelo carregar)"
+    return text
 
 
 def pulse_line(report: PulseReport) -> str:

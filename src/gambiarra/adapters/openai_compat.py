@@ -6,11 +6,19 @@
 which some servers send before the answer). Both end with ``data: [DONE]``.
 LM Studio, vLLM, LocalAI, Jan, llamafile and llama.cpp's OpenAI endpoints all
 speak this.
+
+Loading and keeping: the smallest real request (one token) loads the model
+(LM Studio loads just in time); these servers have no keep-alive field, so a
+``Refresher`` repeats that request while the client idles. LM Studio's own
+``/api/v0/models`` says whether a model is loaded, its type (an ``embeddings``
+model cannot play) and its quantization.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
 import httpx
@@ -24,10 +32,12 @@ from gambiarra.adapters.http_errors import (
     translate_http_errors,
 )
 from gambiarra.adapters.lines import iter_sse_data
+from gambiarra.adapters.warmup import LOAD_TIMEOUT, REFRESH_EVERY, Refresher
 from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.model_names import pasted_model_hint
 from gambiarra.domain.prompting import chat_messages, with_system
-from gambiarra.errors import RunnerFailed, RunnerUnavailable
-from gambiarra.ports import ModelDescription, TokenChunk
+from gambiarra.errors import RunnerError, RunnerFailed, RunnerUnavailable
+from gambiarra.ports import HandBack, ModelDescription, ModelFacts, TokenChunk, Warmed
 
 __all__ = ["OpenAICompatRunner", "list_openai_models"]
 
@@ -67,8 +77,25 @@ class _Models(msgspec.Struct):
     data: list[_Model] = []
 
 
+class _LmModel(msgspec.Struct):
+    """One entry of LM Studio's ``GET /api/v0/models``."""
+
+    id: str
+    type: str = ""  # llm, vlm, embeddings
+    arch: str | None = None
+    quantization: str | None = None
+    state: str = ""  # loaded, not-loaded
+
+
+class _LmModels(msgspec.Struct):
+    data: list[_LmModel] = []
+
+
 _event_decoder = msgspec.json.Decoder(_Event)
 _models_decoder = msgspec.json.Decoder(_Models)
+_lm_models_decoder = msgspec.json.Decoder(_LmModels)
+# What the one-token load request asks (and what a refresh repeats).
+_TINY_PROMPT = "ok"
 
 
 async def list_openai_models(
@@ -104,6 +131,11 @@ class OpenAICompatRunner:
         model: the model id as the server lists it.
         kind: the runner name sent to the arena (``lmstudio`` or ``openai``).
         api: ``completions`` or ``chat``.
+        keep_alive: seconds after the last round to keep the model loaded
+            with refreshes; negative: for as long as the client runs; None:
+            no refreshes (warming off).
+        refresh_every: seconds of silence before a refresh.
+        clock: monotonic seconds, to time the load.
     """
 
     def __init__(
@@ -112,6 +144,9 @@ class OpenAICompatRunner:
         model: str,
         kind: str = "lmstudio",
         api: Literal["completions", "chat"] = "completions",
+        keep_alive: float | None = None,
+        refresh_every: float = REFRESH_EVERY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self.model = model
@@ -119,17 +154,115 @@ class OpenAICompatRunner:
         self._api = api
         self._server, self._flag, self._hint = _SERVERS.get(kind, _SERVERS["openai"])
         self._where = str(http.base_url).rstrip("/")
+        self._clock = clock
+        self._refresher = (
+            None
+            if keep_alive is None
+            else Refresher(
+                self._tiny_request,
+                every=refresh_every,
+                keep_for=None if keep_alive < 0 else keep_alive,
+                clock=clock,
+            )
+        )
+        self._loaded_by_us = False
 
     async def models(self) -> list[ModelDescription]:
         return await list_openai_models(self._http, self._server, self._flag, self._hint)
 
     async def check(self) -> None:
+        """The model is offered, and (LM Studio) is not an embedding model.
+
+        Raises:
+            RunnerUnavailable: server down, a command or path given as the
+                model, the model not offered, or one that cannot generate text.
+        """
+        hint = pasted_model_hint(self.model)
+        if hint is not None:
+            raise RunnerUnavailable(hint)
         installed = [m.name for m in await self.models()]
         if self.model not in installed:
             have = ", ".join(installed) or "nenhum"
             raise RunnerUnavailable(
                 f"o modelo {self.model!r} não está disponível ({self._server} oferece: {have}); "
                 "carregue-o lá ou escolha um deles com --model"
+            )
+        listing = await self._lm_models()
+        mine = _find(listing, self.model)
+        if mine is not None and mine.type == "embeddings":
+            chat = [m.id for m in listing or () if m.type in ("llm", "vlm")]
+            choice = (
+                f"escolha um destes com --model: {', '.join(chat)}"
+                if chat
+                else "baixe um modelo de conversa no LM Studio e use-o em --model"
+            )
+            raise RunnerUnavailable(
+                f"o modelo {self.model!r} não gera texto (é um modelo de embedding): {choice}"
+            )
+
+    async def _lm_models(self) -> list[_LmModel] | None:
+        """LM Studio's own listing; None for other servers (or when it does not answer)."""
+        if self.kind != "lmstudio":
+            return None
+        try:
+            with translate_http_errors(self._server, self._where, self._hint):
+                response = await self._http.get("/api/v0/models")
+        except RunnerError:
+            return None
+        if response.status_code != 200:
+            return None  # older LM Studio: no /api/v0
+        try:
+            return _lm_models_decoder.decode(response.content).data
+        except msgspec.DecodeError:
+            return None
+
+    # ------------------------------------------------------------ the model host
+
+    async def warm(self) -> Warmed:
+        """One real token: it loads the model (just in time) and proves it answers."""
+        mine = _find(await self._lm_models(), self.model)
+        was_loaded = None if mine is None else mine.state == "loaded"
+        started = self._clock()
+        await self._tiny_request()
+        self._loaded_by_us = was_loaded is False
+        return Warmed(self._clock() - started, was_loaded)
+
+    async def keep(self) -> None:
+        """Refresh while idle (never during a round), as long as the keep-alive says."""
+        if self._refresher is not None:
+            await self._refresher.run()
+
+    async def release(self) -> HandBack:
+        """Nothing to undo: once refreshes stop, the server's own idle policy applies."""
+        if self._refresher is None or not self._loaded_by_us:
+            return HandBack.UNTOUCHED
+        return HandBack.SERVER_DEFAULT
+
+    async def describe(self) -> ModelFacts:
+        mine = _find(await self._lm_models(), self.model)
+        if mine is None:
+            return ModelFacts()
+        return ModelFacts(family=mine.arch, quantization=mine.quantization)
+
+    async def _tiny_request(self) -> None:
+        tiny = GenerationRequest(round=0, prompt=_TINY_PROMPT, max_tokens=1, temperature=0.0)
+        body = self.body(tiny) | {"stream": False}
+        path = "/v1/chat/completions" if self._api == "chat" else "/v1/completions"
+        hint = f"{self._hint} ou indique o endereço com {self._flag}"
+        timeout = httpx.Timeout(LOAD_TIMEOUT, connect=5.0)
+        with translate_http_errors(self._server, self._where, hint):
+            try:
+                response = await self._http.post(path, json=body, timeout=timeout)
+            except httpx.ReadTimeout:
+                raise RunnerFailed(
+                    f"{self._server} não carregou o modelo {self.model!r} em "
+                    f"{LOAD_TIMEOUT:.0f} s: confira o servidor ou use um modelo menor"
+                ) from None
+        if response.is_error:
+            raise RunnerFailed(
+                f"{self._server} não conseguiu carregar o modelo {self.model!r} "
+                f"({response.status_code}: {error_text(response.content)}): "
+                "confira a memória livre ou use um modelo menor"
             )
 
     def body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -150,16 +283,20 @@ class OpenAICompatRunner:
         path = "/v1/chat/completions" if self._api == "chat" else "/v1/completions"
         log.debug("model_request", url=self._where + path, body=body)
         hint = f"{self._hint} ou indique o endereço com {self._flag}"
-        async with generation_stream(self._http, path, body, self._server, hint) as response:
-            async for data in iter_sse_data(response.aiter_bytes()):
-                if data == _DONE:
-                    return
-                for chunk in self._chunks(data):
-                    yield chunk
+        with self._generating():
+            async with generation_stream(self._http, path, body, self._server, hint) as response:
+                async for data in iter_sse_data(response.aiter_bytes()):
+                    if data == _DONE:
+                        return
+                    for chunk in self._chunks(data):
+                        yield chunk
         raise RunnerFailed(
             f"{self._server} encerrou a resposta sem o [DONE] final: "
             "confira o terminal do servidor e tente de novo"
         )
+
+    def _generating(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._refresher is None else self._refresher.generating()
 
     def _chunks(self, data: bytes) -> list[TokenChunk]:
         try:
@@ -185,3 +322,7 @@ class OpenAICompatRunner:
             elif choice.text:
                 chunks.append(TokenChunk(choice.text))
         return chunks
+
+
+def _find(listing: list[_LmModel] | None, model: str) -> _LmModel | None:
+    return next((m for m in listing or () if m.id == model), None)

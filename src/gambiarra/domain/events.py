@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.metrics import ModelFigures, RoundMetrics
 from gambiarra.domain.protocol import Challenge, ClientMessage
 
 __all__ = [
@@ -18,10 +18,13 @@ __all__ = [
     "ChallengeReceived",
     "DeadlinePassed",
     "DeliveryRefused",
+    "DrawingStillOpen",
     "Event",
     "GenerationRequest",
+    "ModelReported",
     "Outcome",
     "ReasoningProduced",
+    "RoundDetailsLearned",
     "RoundEnded",
     "RunnerFailed",
     "RunnerFinished",
@@ -107,6 +110,28 @@ class DeliveryRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelReported:
+    """The model server's own figures for this round's generation (its last line)."""
+
+    round: int
+    figures: ModelFigures
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoundDetailsLearned:
+    """What the arena's HTTP side says of a round that the challenge does not.
+
+    ``svg_mode``: the prompt asks for an SVG drawing; the answer ends at ``</svg>``.
+    Arrives a few ms after the challenge (the shell looks the round up), or never.
+    """
+
+    round: int
+    svg_mode: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnded:
     """The organiser replaced the session: its rounds (and their numbering) are gone."""
 
@@ -121,6 +146,8 @@ Event = (
     | RunnerFailed
     | DeadlinePassed
     | DeliveryRefused
+    | ModelReported
+    | RoundDetailsLearned
     | SessionEnded
 )
 
@@ -169,11 +196,26 @@ class ShowReasoning:
 
 
 @dataclass(frozen=True, slots=True)
+class DrawingStillOpen:
+    """An SVG round is near the end of its budget and the drawing is not closed.
+
+    ``started``: whether ``<svg`` was seen at all. ``tokens_left``: pieces the
+    budget still allows.
+    """
+
+    round: int
+    tokens_left: int
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RoundEnded:
     """Tells the shell a round is over, for the participant's summary line.
 
     ``reasoning`` counts the reasoning pieces, so an empty answer can be
-    explained ("the model spent its whole budget thinking").
+    explained ("the model spent its whole budget thinking"). ``model`` holds
+    the model server's own figures when it reported them. ``drawing_closed``:
+    an SVG round that was stopped right after its ``</svg>``.
     """
 
     round: int
@@ -181,6 +223,8 @@ class RoundEnded:
     metrics: RoundMetrics
     error: str | None = None
     reasoning: int = 0
+    model: ModelFigures | None = None
+    drawing_closed: bool = False
 
 
-Action = Send | StartGeneration | CancelGeneration | ShowReasoning | RoundEnded
+Action = Send | StartGeneration | CancelGeneration | ShowReasoning | DrawingStillOpen | RoundEnded

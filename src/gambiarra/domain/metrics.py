@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RoundMetrics", "ms", "summarize", "tokens_per_second"]
+__all__ = ["ModelFigures", "RoundMetrics", "ms", "ns_to_ms", "summarize", "tokens_per_second"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,28 @@ class RoundMetrics:
     first_token_ms: int | None
     duration_ms: int
     tokens_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFigures:
+    """What the model server itself reports of one generation, in ms and tokens.
+
+    The client's figures (``RoundMetrics``) include everything between the
+    challenge and the first token; these say where the model's own time went,
+    so a round that was slow because the model had to load says so. Each is
+    None when the server does not report it.
+    """
+
+    load_ms: int | None = None
+    prompt_ms: int | None = None
+    prompt_tokens: int | None = None
+    generation_ms: int | None = None
+    generated_tokens: int | None = None
+
+
+def ns_to_ms(nanoseconds: int | None) -> int | None:
+    """Ollama reports durations in nanoseconds."""
+    return None if nanoseconds is None else max(0, round(nanoseconds / 1_000_000))
 
 
 def ms(seconds: float) -> int:

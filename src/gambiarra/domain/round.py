@@ -7,7 +7,8 @@ the time, feeds them to ``RoundMachine.handle`` and carries out the actions.
 Phases and legal moves::
 
     IDLE ──challenge──▶ GENERATING ──finished / deadline / max_tokens──▶ DONE (complete sent)
-                          │   ▲    ├──delivery refused──▶ DONE (complete of what can arrive)
+                          │   ▲    ├──</svg> in an SVG round──▶ DONE (complete sent)
+                          │   │    ├──delivery refused──▶ DONE (complete of what can arrive)
                           │   │    └──failed────────────▶ DONE (error sent)
                           │   └── challenge for another round: the old one is
                           │       cancelled and completed, the new one starts
@@ -21,6 +22,17 @@ generation is cancelled and the round completed; a piece stamped at or after
 the deadline is dropped and ends the round, even before the shell's timer
 fires. ``seq`` counts frames and ``pieces`` counts model tokens: a piece too
 big for one frame is split over several, and counted once.
+
+In an SVG round (the arena's HTTP side says so, a few ms after the
+challenge) the answer ends at the drawing's ``</svg>``: the piece that closes
+it is sent up to the tag and the model is stopped, so no prose follows the
+drawing; if the drawing had already closed when the flag arrived, the round
+stops then. With a tenth of the budget left and the drawing still open,
+``DrawingStillOpen`` asks the shell to warn the participant (once).
+
+The model server's own figures (``ModelReported``: load and prompt time)
+ride along into ``RoundEnded``, so the summary tells a slow load from a slow
+model.
 
 Races are expected and handled on purpose: a runner may still emit a token,
 finish or fail after its round was cancelled; such late events are dropped.
@@ -43,10 +55,13 @@ from gambiarra.domain.events import (
     ChallengeReceived,
     DeadlinePassed,
     DeliveryRefused,
+    DrawingStillOpen,
     Event,
     GenerationRequest,
+    ModelReported,
     Outcome,
     ReasoningProduced,
+    RoundDetailsLearned,
     RoundEnded,
     RunnerFailed,
     RunnerFinished,
@@ -56,9 +71,10 @@ from gambiarra.domain.events import (
     StartGeneration,
     TokenProduced,
 )
-from gambiarra.domain.metrics import summarize
+from gambiarra.domain.metrics import ModelFigures, summarize
 from gambiarra.domain.prompting import PromptStyle, apply_template
 from gambiarra.domain.protocol import Challenge, Complete, ErrorReport, ModelInfo, Token
+from gambiarra.domain.svg import SvgWatch
 from gambiarra.errors import RoundStateError
 
 __all__ = ["MAX_ERROR_CHARS", "MAX_TOKEN_CHARS", "Fallbacks", "Phase", "RoundMachine"]
@@ -69,6 +85,10 @@ GENERATION_FAILED = "GENERATION_FAILED"
 # token frame carries at most this many characters: even if JSON escaped every
 # one as \u00XX (6 bytes), the frame would stay far under the limit.
 MAX_TOKEN_CHARS = 64 * 1024
+
+# In an SVG round, the participant is warned when this share of the budget is
+# left and the drawing is still open.
+DRAWING_WARNING_SHARE = 0.1
 
 # error.message is free text for the organiser's log; a model server's error
 # page must not become a huge frame.
@@ -115,6 +135,11 @@ class RoundMachine:
         self._deadline_at: float | None = None
         self._reasoning = 0
         self._played = False
+        self._figures: ModelFigures | None = None
+        self._svg_round = False
+        self._drawing = SvgWatch()
+        self._drawing_warned = False
+        self._drawing_closed = False
 
     def handle(self, event: Event) -> list[Action]:
         """Feed one event; return what the shell must do, in order."""
@@ -122,6 +147,8 @@ class RoundMachine:
             return self._on_challenge(event)
         if isinstance(event, SessionEnded):
             return self._on_session_ended()
+        if isinstance(event, RoundDetailsLearned):
+            return self._on_details(event)
         if not self._played:
             raise RoundStateError(f"{type(event).__name__} before any challenge")
         if self.phase is not Phase.GENERATING or event.round != self.round:
@@ -140,6 +167,9 @@ class RoundMachine:
             return self._stop(Outcome.DEADLINE, event.at)
         if isinstance(event, DeliveryRefused):
             return self._on_refused(event)
+        if isinstance(event, ModelReported):
+            self._figures = event.figures
+            return []
         return self._fail(event)
 
     # ------------------------------------------------------------ transitions
@@ -176,15 +206,46 @@ class RoundMachine:
             return self._stop(Outcome.FINISHED, event.at)  # max_tokens 0: nothing is sent
         if self._first_token_at is None:
             self._first_token_at = event.at
-        actions: list[Action] = [Send(token) for token in self._frames(event.text)]
+        text = event.text
+        closed_at = self._drawing.feed(text)  # followed in every round: the flag may come late
+        drawing_done = closed_at is not None and self._svg_round
+        if drawing_done:
+            text = text[:closed_at]  # no prose after the drawing
+        actions: list[Action] = [Send(token) for token in self._frames(text)]
         self._pieces += 1
         self._piece_ends.append(self._seq)
-        if self._budget is not None and self._pieces >= self._budget:
+        if drawing_done:
+            self._drawing_closed = True
+            actions.extend(self._stop(Outcome.FINISHED, event.at))
+        elif self._budget is not None and self._pieces >= self._budget:
             # The arena does not enforce max_tokens and some model servers
             # ignore it: stop here. Cancelling closes the model's HTTP stream,
             # which tells the server to stop generating.
             actions.extend(self._stop(Outcome.FINISHED, event.at))
+        else:
+            actions.extend(self._drawing_warning())
         return actions
+
+    def _on_details(self, event: RoundDetailsLearned) -> list[Action]:
+        # Looked up after the challenge: it may concern a round already over.
+        if not event.svg_mode or self.phase is not Phase.GENERATING or event.round != self.round:
+            return []
+        self._svg_round = True
+        if self._drawing.closed:
+            # The drawing closed before we knew: stop now (what followed it is sent).
+            self._drawing_closed = True
+            return self._stop(Outcome.FINISHED, event.at)
+        return self._drawing_warning()
+
+    def _drawing_warning(self) -> list[Action]:
+        if not self._svg_round or self._drawing_warned or self._budget is None:
+            return []
+        left = self._budget - self._pieces
+        if left <= 0 or left > max(1, int(self._budget * DRAWING_WARNING_SHARE)):
+            return []
+        self._drawing_warned = True
+        assert self.round is not None
+        return [DrawingStillOpen(self.round, left, self._drawing.opened)]
 
     def _on_refused(self, event: DeliveryRefused) -> list[Action]:
         # The arena keeps only consecutive seqs, so nothing from the refused
@@ -212,7 +273,15 @@ class RoundMachine:
             latency_ms_first_token=UNSET if first_token_ms is None else first_token_ms,
         )
         self.phase = Phase.DONE
-        return [Send(complete), RoundEnded(self.round, outcome, metrics, reasoning=self._reasoning)]
+        ended = RoundEnded(
+            self.round,
+            outcome,
+            metrics,
+            reasoning=self._reasoning,
+            model=self._figures,
+            drawing_closed=self._drawing_closed,
+        )
+        return [Send(complete), ended]
 
     def _fail(self, event: RunnerFailed) -> list[Action]:
         message = _one_line(event.message) or "o servidor do modelo falhou sem dizer por quê"
@@ -224,7 +293,9 @@ class RoundMachine:
             message=message,
         )
         self.phase = Phase.DONE
-        ended = RoundEnded(event.round, Outcome.FAILED, metrics, message, self._reasoning)
+        ended = RoundEnded(
+            event.round, Outcome.FAILED, metrics, message, self._reasoning, self._figures
+        )
         return [Send(report), ended]
 
     # ------------------------------------------------------------ helpers
@@ -262,6 +333,11 @@ class RoundMachine:
         self._budget = request.max_tokens if request.max_tokens >= 0 else None
         self._deadline_at = request.deadline_at
         self._reasoning = 0
+        self._figures = None
+        self._svg_round = False
+        self._drawing = SvgWatch()
+        self._drawing_warned = False
+        self._drawing_closed = False
 
     def _request(self, challenge: Challenge, at: float) -> GenerationRequest:
         deadline = challenge.deadline_ms
