@@ -210,3 +210,44 @@ async def test_doctor_wrong_pin(arena: PracticeArena) -> None:
     assert code == ExitCode.REJECTED
     assert line_about(lines, "a arena recusou o PIN").startswith("✗")
     assert arena.register_attempts == 1
+
+
+async def test_doctor_never_takes_over_the_id_of_a_client_that_is_playing(
+    arena: PracticeArena,
+) -> None:
+    """The id is connected (a client plays as ana-pc): the PIN is not tested, nobody is dropped."""
+    import anyio
+
+    from tests.fakes import ScriptedRunner
+    from tests.integration.conftest import fast_container, playing
+
+    settings = settings_for(arena, runner="ollama", model="llama3.1:8b")
+    player = settings_for(arena)
+    async with playing(player, fast_container(player, runner=ScriptedRunner("x"))) as tg:
+        with anyio.fail_after(10):
+            await arena.wait_registered("ana-pc")
+            with respx.mock(base_url=OLLAMA) as mock:
+                ollama_up(mock)
+                code, lines = await run_doctor(settings)
+            still_playing = arena.is_connected("ana-pc")
+        tg.cancel_scope.cancel()
+    assert code == ExitCode.OK
+    assert line_about(lines, "já está jogando nesta arena") == (
+        "✓ o id ana-pc já está jogando nesta arena: o PIN não foi testado para não "
+        "derrubar esse cliente"
+    )
+    assert len(arena.registrations) == 1  # only the player's
+    assert still_playing  # nobody was knocked off
+
+
+async def test_doctor_uses_a_throwaway_id_when_the_arena_cannot_say_who_plays() -> None:
+    """The Python arena has no /presence: registering as ana-pc could drop a playing client."""
+    async with PracticeArena(pin="4321", flavor="python") as arena:
+        settings = settings_for(arena, runner="ollama", model="llama3.1:8b")
+        with respx.mock(base_url=OLLAMA) as mock:
+            ollama_up(mock)
+            code, lines = await run_doctor(settings)
+    assert code == ExitCode.OK
+    pin_line = line_about(lines, "o PIN é aceito")
+    assert "registrado como doctor-" in pin_line
+    assert [r["participant_id"] for r in arena.registrations] != ["ana-pc"]
