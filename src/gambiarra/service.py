@@ -111,6 +111,7 @@ class ArenaClient:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                tg.start_soon(self._view.run)  # the screen draws in its own task
                 if self._view.tick_interval is not None:
                     tg.start_soon(self._tick, self._view.tick_interval)
                 if self._world is not None:
@@ -124,6 +125,7 @@ class ArenaClient:
         finally:
             if self._world is not None:
                 self._view.world_summary(self._world.summary)
+            self._view.close()  # every way out gives the terminal back
 
     def stop(self) -> None:
         """End the session once what was sent has reached the arena."""
@@ -203,9 +205,9 @@ class ArenaClient:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
+                self._transport.send(action.message)  # the arena first, the screen after
                 if isinstance(action.message, Token):
                     self._view.token(action.message.content)
-                self._transport.send(action.message)
             elif isinstance(action, StartGeneration):
                 self._start(action.request)
             elif isinstance(action, CancelGeneration):
