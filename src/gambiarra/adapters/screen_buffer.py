@@ -4,7 +4,9 @@ The client hands every frame to the arena first and only then tells the view;
 behind this wrapper, telling the view costs an append. ``run()`` drains the
 buffer and calls the real (blocking) view in a worker thread, so a terminal
 that does not read (``| less`` not scrolled, Ctrl-S) never stalls the event
-loop: pings are answered and tokens keep reaching the arena.
+loop: pings are answered and tokens keep reaching the arena. What arrives
+before ``run()`` starts waits for it; ``close()`` draws what is left, in the
+caller's thread (the arena has everything by then), and anything after it.
 
 While the screen is busy, answer text piles up in one entry (pieces are
 joined, with their token count) rather than being dropped; other lines are
@@ -71,7 +73,7 @@ class BufferedView:
     Args:
         inner: the view that writes to the screen; only ever called from one
             thread at a time (the worker while ``run()`` runs, the caller's
-            otherwise).
+            in and after ``close()``).
         limit: how many lines (anything but answer text) may wait.
         stream: the stream ``inner`` writes to; when it breaks, its file
             descriptor is pointed at /dev/null so the interpreter's last flush
@@ -197,8 +199,8 @@ class BufferedView:
     def _wake_or_draw(self) -> None:
         if self._wake is not None:
             self._wake.set()
-        else:
-            self._flush()  # no drawing task (before the client runs, after it stopped)
+        elif self._closed:
+            self._flush()  # nothing will drain the buffer any more
 
     def _take(self) -> list[_Text | _Call]:
         batch = list(self._pending)
