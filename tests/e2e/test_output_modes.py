@@ -236,7 +236,8 @@ async def test_a_stdout_closed_early_ends_quietly_and_the_arena_gets_everything(
     assert entry.complete["tokens"] == 40
 
 
-async def test_ctrl_c_mid_round_gives_the_terminal_back() -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_ctrl_c_or_sigterm_mid_round_gives_the_terminal_back(signum: int, code: int) -> None:
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     fenced = b"\x1b[1;23r"
@@ -269,11 +270,11 @@ async def test_ctrl_c_mid_round_gives_the_terminal_back() -> None:
                     await arena.wait_registered("tela")
                     record = await arena.start_round("Conte até cinco", max_tokens=40)
                     await drawn.wait()  # the bottom row is fenced off: the round is on screen
-                    process.send_signal(signal.SIGINT)  # Ctrl-C
+                    process.send_signal(signum)  # Ctrl-C, or the system stopping us
                     await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
             err = process.communicate()[1].decode()
     os.close(controller)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert record.entry("tela").complete is None  # it was mid-round (24+ tokens at 1/s)
     assert screen.rindex(b"\x1b[r") > screen.rindex(fenced)  # the scrolling region released
     assert "Traceback" not in err

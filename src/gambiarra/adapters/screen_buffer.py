@@ -34,7 +34,7 @@ from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.ports import RoundView
 
-__all__ = ["SCREEN_ERRORS", "BufferedView", "buffered_stdout"]
+__all__ = ["SCREEN_ERRORS", "BufferedView", "buffered_stdout", "point_at_devnull"]
 
 log = structlog.get_logger("gambiarra.screen")
 
@@ -246,15 +246,24 @@ class BufferedView:
             )
 
     def _detach_stream(self) -> None:
-        if self._stream is None:
-            return
-        with contextlib.suppress(*SCREEN_ERRORS):
-            fd = self._stream.fileno()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, fd)
-            finally:
-                os.close(devnull)
+        if self._stream is not None:
+            point_at_devnull(self._stream)
+
+
+def point_at_devnull(stream: TextIO) -> None:
+    """Point a broken stream's file descriptor at /dev/null.
+
+    What is still buffered then goes nowhere quietly, instead of the
+    interpreter printing "Exception ignored ... BrokenPipeError" at exit.
+    A stream without a file descriptor (or already closed) is left alone.
+    """
+    with contextlib.suppress(*SCREEN_ERRORS):
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
 
 
 def buffered_stdout(inner: RoundView, limit: int = 1000) -> BufferedView:
