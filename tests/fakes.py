@@ -99,11 +99,18 @@ class RecordingView:
         self.statuses: list[str] = []
         self.pulses: list[PulseReport] = []
         self.summaries: list[AgentSummary] = []
+        self.closed = 0
+
+    async def run(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed += 1
 
     def round_started(self, request: GenerationRequest) -> None:
         self.started.append(request)
 
-    def token(self, text: str) -> None:
+    def token(self, text: str, count: int = 1) -> None:
         self.text.append(text)
 
     def reasoning(self, text: str) -> None:

@@ -87,9 +87,10 @@ async def _runner(container: Container) -> ModelRunner:
 async def play(settings: Settings, container: Container | None = None) -> None:
     """Check the model, join the arena and play rounds (the original client)."""
     container = container if container is not None else build(settings)
+    view: RoundView | None = None
     try:
         runner = await _runner(container)
-        view: RoundView = container.view()
+        view = container.view()
         view.status("checking_model", f"verificando o modelo {settings.model} ({runner.kind})...")
         await runner.check()
         # Loaded before registering, kept between rounds, handed back at exit.
@@ -100,6 +101,8 @@ async def play(settings: Settings, container: Container | None = None) -> None:
             client = await resolve(container.arena_client(), ArenaClient)
             await client.run()
     finally:
+        if view is not None:
+            view.close()  # also when the client never started (idempotent)
         with anyio.move_on_after(1.0, shield=True):  # also when cancelled by a signal
             await shutdown(container)
 

@@ -33,6 +33,7 @@ from gambiarra.adapters.llamacpp import LlamaCppRunner
 from gambiarra.adapters.mock import MockRunner
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
+from gambiarra.adapters.screen_buffer import buffered_stdout
 from gambiarra.adapters.views import MultiView, SilentView
 from gambiarra.config import Settings
 from gambiarra.domain.prompting import PromptStyle
@@ -272,11 +273,13 @@ class Container(containers.DeclarativeContainer):
         mock=providers.Singleton(MockRunner, model=config.model, tokens_per_second=config.mock_tps),
     )
 
+    # What writes to stdout sits behind a buffer drawn in its own task, so the
+    # screen never holds the arena back; the archive stays outside it.
     screen = providers.Selector(
         config.view,
-        console=providers.Singleton(ConsoleView),
-        live=providers.Singleton(LiveView),
-        json=providers.Singleton(JsonLinesView),
+        console=providers.Singleton(buffered_stdout, providers.Singleton(ConsoleView)),
+        live=providers.Singleton(buffered_stdout, providers.Singleton(LiveView)),
+        json=providers.Singleton(buffered_stdout, providers.Singleton(JsonLinesView)),
         silent=providers.Singleton(SilentView),
     )
     view = providers.Singleton(

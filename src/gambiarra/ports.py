@@ -279,17 +279,34 @@ class RoundView(Protocol):
     """What the participant sees of the rounds.
 
     A view with a ``tick_interval`` gets ``tick()`` that often (redraws,
-    batching); None means it needs no ticks.
+    batching); None means it needs no ticks. ``run()`` is started beside the
+    client, in its task group, for views that draw in a task of their own
+    (views that draw inline return at once); ``close()`` is called on every
+    way out, after ``run()`` has ended or when it never started.
     """
 
     @property
     def tick_interval(self) -> float | None: ...
 
+    async def run(self) -> None:
+        """Draw what was queued until cancelled; never raises otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Draw what is still queued and give the terminal back as it was.
+
+        Idempotent; called on every exit path (end, Ctrl-C, SIGTERM, errors).
+        """
+        ...
+
     def tick(self) -> None: ...
 
     def round_started(self, request: GenerationRequest) -> None: ...
 
-    def token(self, text: str) -> None: ...
+    def token(self, text: str, count: int = 1) -> None:
+        """Answer text; ``count`` model tokens (more than one once a slow
+        screen's buffer merged them)."""
+        ...
 
     def reasoning(self, text: str) -> None: ...
 

@@ -124,6 +124,7 @@ class ArenaClient:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                tg.start_soon(self._view.run)  # the screen draws in its own task
                 if self._view.tick_interval is not None:
                     tg.start_soon(self._tick, self._view.tick_interval)
                 if self._world is not None:
@@ -137,6 +138,7 @@ class ArenaClient:
         finally:
             if self._world is not None:
                 self._view.world_summary(self._world.summary)
+            self._view.close()  # every way out gives the terminal back
 
     def stop(self) -> None:
         """End the session once what was sent has reached the arena."""

@@ -172,10 +172,16 @@ class SwarmProbe:
         self._round = self._stats.tally(request.round)
         self._round.challenges += 1
 
-    def token(self, text: str) -> None:
+    async def run(self) -> None:
+        pass  # counts inline: it is never behind a BufferedView
+
+    def close(self) -> None:
+        pass
+
+    def token(self, text: str, count: int = 1) -> None:
         if self._round is None:
             return
-        self._round.tokens += 1
+        self._round.tokens += count
         if self._schedule:
             self._round.lag_ms.append((self._clock() - self._schedule.popleft()) * 1000)
 

@@ -1,15 +1,21 @@
 """On the real subprocess: plain lines in a pipe, a live status line on a terminal,
-JSON lines with --json."""
+JSON lines with --json; a stdout nobody reads or that closes early never costs the
+arena a token, and Ctrl-C gives the terminal back."""
 
 from __future__ import annotations
 
+import array
+import contextlib
 import fcntl
 import json
 import os
 import pty
+import signal
 import struct
 import subprocess
 import termios
+from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -69,7 +75,9 @@ async def test_on_a_terminal_a_status_line_is_drawn_and_removed() -> None:
         async def read_terminal() -> None:
             while True:
                 try:
-                    data = await anyio.to_thread.run_sync(os.read, controller, 65536)
+                    data = await anyio.to_thread.run_sync(
+                        os.read, controller, 65536, abandon_on_cancel=True
+                    )
                 except OSError:
                     return  # the child closed the terminal
                 if not data:
@@ -131,3 +139,144 @@ async def test_the_agent_command_plays_the_world_and_prints_a_summary() -> None:
     assert avatar is not None
     assert avatar.accepted == 4
     assert avatar.emoji == "🦊"
+
+
+@contextlib.contextmanager
+def running(argv: list[str], **options: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """The client in a child process, killed if a failing test leaves it blocked."""
+    process = subprocess.Popen(argv, **options)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def full_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is already full, as under `| less` never scrolled:
+    the child's first write to it blocks until the test reads."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    for chunk in (b"." * 4096, b"."):
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(write_end, chunk)
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
+def unread_bytes(fd: int) -> int:
+    held = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, held)
+    return held[0]
+
+
+def read_to_end(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_a_stdout_nobody_reads_does_not_hold_the_arena_back() -> None:
+    read_end, write_end = full_pipe()
+    capacity = unread_bytes(read_end)
+    async with PracticeArena(pin="1") as arena:
+        with running(
+            args(arena, "--mock-tps", "0"), stdout=write_end, stderr=subprocess.PIPE,
+            env=clean_env(GAMBIARRA_PIN="1"),
+        ) as process:  # fmt: skip
+            os.close(write_end)
+            with anyio.fail_after(20):
+                await arena.wait_registered("tela")
+                record = await arena.start_round("Conte até cinco", max_tokens=40)
+                entry = record.entry("tela")
+                await entry.done.wait()
+            assert unread_bytes(read_end) == capacity  # the screen could not draw one byte
+            with anyio.fail_after(20):
+                out = await anyio.to_thread.run_sync(read_to_end, read_end)  # now someone reads
+                await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+    os.close(read_end)
+    assert len(entry.tokens) == 40
+    assert entry.complete is not None
+    assert entry.complete["tokens"] == 40
+    assert entry.dropped == 0
+    assert process.returncode == 0
+    assert "✓ rodada 1: 40 tokens" in out.decode()  # and the screen caught up before exiting
+
+
+async def test_a_stdout_closed_early_ends_quietly_and_the_arena_gets_everything() -> None:
+    read_end, write_end = os.pipe()
+    async with PracticeArena(pin="1") as arena:
+        with running(
+            args(arena), stdout=write_end, stderr=subprocess.PIPE,
+            env=clean_env(GAMBIARRA_PIN="1"),
+        ) as process:  # fmt: skip
+            os.close(write_end)
+            with anyio.fail_after(20):
+                await arena.wait_registered("tela")
+                head = b""
+                while len(head) < 50:  # `| head -c 50`
+                    head += await anyio.to_thread.run_sync(
+                        os.read, read_end, 50 - len(head), abandon_on_cancel=True
+                    )
+                os.close(read_end)
+                record = await arena.start_round("Conte até cinco", max_tokens=40)
+                entry = record.entry("tela")
+                await entry.done.wait()
+                await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+            err = process.communicate()[1].decode()
+    assert process.returncode == 0
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err
+    assert err.count("screen_lost") == 1
+    assert len(entry.tokens) == 40
+    assert entry.complete is not None
+    assert entry.complete["tokens"] == 40
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_ctrl_c_or_sigterm_mid_round_gives_the_terminal_back(signum: int, code: int) -> None:
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fenced = b"\x1b[1;23r"
+    screen = bytearray()
+    drawn = anyio.Event()
+
+    async def read_terminal() -> None:
+        while True:
+            try:
+                data = await anyio.to_thread.run_sync(
+                    os.read, controller, 65536, abandon_on_cancel=True
+                )
+            except OSError:
+                return  # the child closed the terminal
+            if not data:
+                return
+            screen.extend(data)
+            if fenced in screen:
+                drawn.set()
+
+    async with PracticeArena(pin="1") as arena:
+        with running(
+            args(arena, "--mock-tps", "1"), stdout=terminal, stderr=subprocess.PIPE,
+            env=clean_env(GAMBIARRA_PIN="1", TERM="xterm"),
+        ) as process:  # fmt: skip
+            os.close(terminal)
+            with anyio.fail_after(20):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read_terminal)
+                    await arena.wait_registered("tela")
+                    record = await arena.start_round("Conte até cinco", max_tokens=40)
+                    await drawn.wait()  # the bottom row is fenced off: the round is on screen
+                    process.send_signal(signum)  # Ctrl-C, or the system stopping us
+                    await anyio.to_thread.run_sync(process.wait, abandon_on_cancel=True)
+            err = process.communicate()[1].decode()
+    os.close(controller)
+    assert process.returncode == code
+    assert record.entry("tela").complete is None  # it was mid-round (24+ tokens at 1/s)
+    assert screen.rindex(b"\x1b[r") > screen.rindex(fenced)  # the scrolling region released
+    assert "Traceback" not in err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from gambiarra.adapters.console import ConsoleView, clean, summary_line
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
 from gambiarra.domain.metrics import RoundMetrics
@@ -36,3 +38,44 @@ def test_view_streams_text_then_puts_the_summary_on_its_own_line() -> None:
     lines = out.getvalue().splitlines()
     assert lines[1] == "Era uma"
     assert lines[2].startswith("✓ rodada 1")
+
+
+def test_close_ends_a_partial_line_and_a_dimmed_thought_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = io.StringIO()
+    view = ConsoleView(out, dim=True)
+    view.reasoning("pensando")
+    view.close()
+    assert out.getvalue() == "\x1b[2m💭 pensando\x1b[0m\n"
+    view.close()
+    assert out.getvalue() == "\x1b[2m💭 pensando\x1b[0m\n"
+
+
+def test_close_after_a_whole_line_writes_nothing() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out)
+    view.status("registered", "✓ registrado")
+    view.close()
+    assert out.getvalue() == "✓ registrado\n"
+
+
+def test_no_color_turns_the_dim_reasoning_into_plain_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = io.StringIO()
+    view = ConsoleView(out, dim=True)
+    view.reasoning("pensando")
+    view.token("Era")
+    assert out.getvalue() == "💭 pensando\nEra"
+
+
+def test_every_outcome_has_a_summary_line() -> None:
+    """A round cut because the outbox filled is summed up like any other."""
+    from gambiarra.adapters.console import summary_line
+    from gambiarra.domain.events import Outcome, RoundEnded
+    from gambiarra.domain.metrics import summarize
+
+    for outcome in Outcome:
+        line = summary_line(RoundEnded(3, outcome, summarize(0.0, 0.1, 1.0, 5), error="x"))
+        assert "rodada 3" in line

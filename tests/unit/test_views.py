@@ -1,4 +1,4 @@
-"""The views: JSON lines, the live status line, the archive, and the fan-out."""
+"""The views: JSON lines, the live status line, the archive, the fan-out, and closing."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from gambiarra.adapters.archive import ArchiveView
-from gambiarra.adapters.console import ConsoleView, summary_line
+from gambiarra.adapters.console import (
+    ConsoleView,
+    colors_allowed,
+    summary_line,
+    world_summary_line,
+)
 from gambiarra.adapters.jsonlines import JsonLinesView
 from gambiarra.adapters.live import LiveView
 from gambiarra.adapters.views import MultiView
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
 from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.world.agent import AgentSummary
 
 REQUEST = GenerationRequest(3, "Desenhe um gato", 50, 0.5, seed=9, deadline_at=100.0)
 DONE = RoundEnded(3, Outcome.FINISHED, RoundMetrics(2, 120, 900, 12.5))
@@ -130,3 +138,75 @@ def test_multi_view_fans_out_in_order(tmp_path: Path) -> None:
     view.round_ended(DONE)
     assert "oi" in screen.getvalue()
     assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def live_view(out: io.StringIO, color: bool | None = None) -> LiveView:
+    return LiveView(out, clock=lambda: 10.0, size=lambda: os.terminal_size((80, 24)), color=color)
+
+
+def test_live_view_close_gives_the_terminal_back_mid_round() -> None:
+    out = FakeTerminal()
+    view = live_view(out, color=True)
+    view.round_started(REQUEST)
+    view.reasoning("hmm")  # dimmed, and never ended by a round_ended
+    view.close()  # Ctrl-C mid-round
+    text = out.getvalue()
+    assert text.rindex("\x1b[r") > text.rindex("\x1b[1;23r")  # the region released
+    assert text.rindex("\x1b[2K") > text.rindex("⏳")  # the status row cleared
+    assert text.rindex("\x1b[0m") > text.rindex("\x1b[2m")  # the dim attribute ended
+    assert text.endswith("\n")  # the shell prompt starts on a line of its own
+    view.close()
+    assert out.getvalue() == text
+
+
+def test_no_color_means_no_dim_but_the_status_row_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = FakeTerminal()
+    view = live_view(out)
+    view.round_started(REQUEST)
+    view.reasoning("hmm")
+    view.round_ended(DONE)
+    assert "\x1b[2m" not in out.getvalue()
+    assert "\x1b[0m" not in out.getvalue()
+    assert "💭 hmm" in out.getvalue()
+    assert "\x1b[1;23r" in out.getvalue()  # cursor and region control are not colour
+
+
+def test_an_empty_no_color_does_not_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "")
+    assert colors_allowed()
+    assert not colors_allowed({"NO_COLOR": "yes"})
+    out = FakeTerminal()
+    view = live_view(out)
+    view.round_started(REQUEST)
+    view.reasoning("hmm")
+    assert "\x1b[2m💭 hmm" in out.getvalue()
+
+
+def test_json_lines_count_merged_tokens_and_close_writes_what_was_batched() -> None:
+    out = io.StringIO()
+    view = JsonLinesView(out)
+    view.round_started(REQUEST)
+    view.token("Miau miau", 2)  # merged by a slow screen's buffer
+    view.token("!")
+    view.close()  # Ctrl-C mid-round: the text produced is still reported
+    last = json.loads(out.getvalue().splitlines()[-1])
+    assert last == {"event": "tokens", "round": 3, "text": "Miau miau!", "count": 3}
+    view.close()
+    assert len(out.getvalue().splitlines()) == 2
+
+
+@pytest.mark.anyio
+async def test_multi_view_runs_and_closes_every_view(tmp_path: Path) -> None:
+    screen = io.StringIO()
+    view = MultiView([ConsoleView(screen), ArchiveView(str(tmp_path), "mock", "mock")])
+    await view.run()  # neither draws in a task of its own: returns at once
+    view.token("oi")
+    view.close()
+    assert screen.getvalue() == "oi\n"
+
+
+def test_world_summary_shows_one_score_the_arenas() -> None:
+    line = world_summary_line(AgentSummary(pulses=4, score=2, decision_time=2.0))
+    assert "placar da arena 2" in line
+    assert line.count("placar") == 1

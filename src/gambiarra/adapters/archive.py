@@ -50,7 +50,13 @@ class ArchiveView:
         self._request, self._started = request, self._clock()
         self._answer, self._reasoning = [], []
 
-    def token(self, text: str) -> None:
+    async def run(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def token(self, text: str, count: int = 1) -> None:
         self._answer.append(text)
 
     def reasoning(self, text: str) -> None:

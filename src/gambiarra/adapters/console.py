@@ -9,8 +9,10 @@ and tab stay).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
@@ -20,6 +22,7 @@ from gambiarra.domain.world.agent import AgentSummary, PulseReport
 __all__ = [
     "ConsoleView",
     "clean",
+    "colors_allowed",
     "model_figures",
     "pulse_line",
     "summary_line",
@@ -34,6 +37,11 @@ _ESCAPES = re.compile(
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+
+def colors_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """False when ``NO_COLOR`` is set to anything but the empty string (no-color.org)."""
+    return not (os.environ if environ is None else environ).get("NO_COLOR")
 
 
 def clean(text: str) -> str:
@@ -55,6 +63,9 @@ def summary_line(ended: RoundEnded) -> str:
         Outcome.FINISHED: "✓ rodada {r}",
         Outcome.DEADLINE: "⏱ rodada {r} (prazo esgotado)",
         Outcome.SUPERSEDED: "↷ rodada {r} (encerrada por um novo desafio)",
+        Outcome.UNDELIVERED: (
+            "✂ rodada {r} (cortada: a conexão ficou fora tempo demais e não cabia mais nada)"
+        ),
     }[ended.outcome].format(r=ended.round)
     line = f"{label}: {figures}"
     own = model_figures(ended.model)
@@ -102,8 +113,9 @@ def pulse_line(report: PulseReport) -> str:
 
 
 def world_summary_line(summary: AgentSummary) -> str:
+    # One score only: the arena's own, from its latest perception.
     return (
-        f"🌍 mundo: {summary.pulses} pulsos respondidos · placar {summary.score} · "
+        f"🌍 mundo: {summary.pulses} pulsos respondidos · placar da arena {summary.score} · "
         f"decisão média {summary.average_decision:.1f} s · {summary.fallbacks} fora do "
         f"formato MOVE · {summary.errors} erros do modelo"
     )
@@ -114,22 +126,34 @@ class ConsoleView:
 
     Args:
         out: where to write.
-        dim: show reasoning dimmed with an ANSI attribute (terminals only);
-            otherwise it is marked with a 💭 prefix.
+        dim: also show reasoning dimmed with an ANSI attribute (terminals
+            only, and never under ``NO_COLOR``); it is always marked with 💭.
     """
 
     tick_interval: float | None = None
 
     def __init__(self, out: TextIO | None = None, dim: bool = False) -> None:
         self._out = out if out is not None else sys.stdout
-        self._dim = dim
+        self._dim = dim and colors_allowed()
         self._mid_line = False
         self._thinking = False
+
+    async def run(self) -> None:
+        pass  # draws inline; BufferedView takes it off the event loop
+
+    def close(self) -> None:
+        """End a dimmed reasoning and a partial line, so the shell prompt starts clean."""
+        if not (self._thinking or self._mid_line):
+            return  # nothing left open: closing twice writes nothing
+        if self._thinking:
+            self._end_thinking()
+        self._line_break()
+        self._out.flush()
 
     def round_started(self, request: GenerationRequest) -> None:
         self._line(f"▶ rodada {request.round}: {clean(request.prompt)}")
 
-    def token(self, text: str) -> None:
+    def token(self, text: str, count: int = 1) -> None:
         if self._thinking:
             self._end_thinking()
         self._write(clean(text))
@@ -142,13 +166,9 @@ class ConsoleView:
         self._write(clean(text))
 
     def round_ended(self, ended: RoundEnded) -> None:
-        if self._thinking:
-            self._end_thinking()
         self._line(summary_line(ended))
 
     def status(self, event: str, text: str) -> None:
-        if self._thinking:
-            self._end_thinking()
         self._line(clean(text))
 
     def pulse(self, report: PulseReport) -> None:
@@ -178,6 +198,8 @@ class ConsoleView:
             self._mid_line = False
 
     def _line(self, text: str) -> None:
+        if self._thinking:
+            self._end_thinking()
         self._line_break()
         self._out.write(text + "\n")
         self._out.flush()

@@ -31,7 +31,15 @@ class JsonLinesView:
         self.tick_interval: float | None = interval
         self._round: int | None = None
         self._tokens: list[str] = []
+        self._count = 0
         self._reasoning: list[str] = []
+
+    async def run(self) -> None:
+        pass  # writes inline; BufferedView takes it off the event loop
+
+    def close(self) -> None:
+        """Write the text still batched (a Ctrl-C mid-round keeps what was produced)."""
+        self.tick()
 
     def round_started(self, request: GenerationRequest) -> None:
         self._round = request.round
@@ -44,8 +52,9 @@ class JsonLinesView:
             seed=request.seed,
         )
 
-    def token(self, text: str) -> None:
+    def token(self, text: str, count: int = 1) -> None:
         self._tokens.append(text)
+        self._count += count
 
     def reasoning(self, text: str) -> None:
         self._reasoning.append(text)
@@ -96,8 +105,9 @@ class JsonLinesView:
             self._emit(event="reasoning", round=self._round, text="".join(self._reasoning))
             self._reasoning.clear()
         if self._tokens:
-            text, count = "".join(self._tokens), len(self._tokens)
+            text, count = "".join(self._tokens), self._count
             self._tokens.clear()
+            self._count = 0
             self._emit(event="tokens", round=self._round, text=text, count=count)
 
     def _emit(self, **fields: Any) -> None:

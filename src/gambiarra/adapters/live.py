@@ -4,6 +4,10 @@ The bottom row is kept out of the scrolling region (DECSTBM, as apt does for
 its progress bar), so the answer text scrolls above it and is written the
 moment it arrives; only the status line is redrawn, at most ``interval``
 times a second: tokens so far, tokens/s, elapsed time and time left.
+``close()`` gives the whole screen back to scrolling.
+
+Under ``NO_COLOR`` the reasoning is not dimmed; the cursor and region
+control stay, since they place text rather than colour it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from os import terminal_size
 from typing import TextIO
 
-from gambiarra.adapters.console import ConsoleView
+from gambiarra.adapters.console import ConsoleView, colors_allowed
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 
 __all__ = ["LiveView", "status_text"]
@@ -39,8 +43,9 @@ class LiveView(ConsoleView):
         clock: Callable[[], float] = time.monotonic,
         size: Callable[[], terminal_size] = shutil.get_terminal_size,
         interval: float = 0.1,
+        color: bool | None = None,
     ) -> None:
-        super().__init__(out, dim=True)
+        super().__init__(out, dim=colors_allowed() if color is None else color)
         self.tick_interval = self._interval = interval
         self._clock = clock
         self._size = size
@@ -58,11 +63,17 @@ class LiveView(ConsoleView):
         self._reserve_bottom_row()
         self._draw()
 
-    def token(self, text: str) -> None:
-        super().token(text)
+    def close(self) -> None:
+        """Release the fenced bottom row (a Ctrl-C mid-round must not leave it dead)."""
+        self._release_bottom_row()
+        self._request = None
+        super().close()
+
+    def token(self, text: str, count: int = 1) -> None:
+        super().token(text, count)
         if self._first_token is None:
             self._first_token = self._clock()
-        self._tokens += 1
+        self._tokens += count
         self._maybe_draw()
 
     def reasoning(self, text: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import anyio
+
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.ports import RoundView
@@ -12,14 +14,21 @@ __all__ = ["MultiView", "SilentView"]
 
 
 class SilentView:
-    """For when something else owns the terminal (practice, swarm, doctor)."""
+    """For when something else owns the terminal (practice, swarm, doctor),
+    and for the rest of a run whose stdout was closed."""
 
     tick_interval: float | None = None
+
+    async def run(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def round_started(self, request: GenerationRequest) -> None:
         pass
 
-    def token(self, text: str) -> None:
+    def token(self, text: str, count: int = 1) -> None:
         pass
 
     def reasoning(self, text: str) -> None:
@@ -49,13 +58,22 @@ class MultiView:
         intervals = [v.tick_interval for v in self._views if v.tick_interval is not None]
         self.tick_interval = min(intervals) if intervals else None
 
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for view in self._views:
+                tg.start_soon(view.run)
+
+    def close(self) -> None:
+        for view in self._views:
+            view.close()
+
     def round_started(self, request: GenerationRequest) -> None:
         for view in self._views:
             view.round_started(request)
 
-    def token(self, text: str) -> None:
+    def token(self, text: str, count: int = 1) -> None:
         for view in self._views:
-            view.token(text)
+            view.token(text, count)
 
     def reasoning(self, text: str) -> None:
         for view in self._views:

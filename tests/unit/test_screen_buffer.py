@@ -1,0 +1,231 @@
+"""BufferedView: a slow or broken screen never holds the arena back."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import AsyncGenerator, Callable
+
+import anyio
+import anyio.lowlevel
+import pytest
+import structlog
+
+from gambiarra.adapters.console import ConsoleView
+from gambiarra.adapters.live import LiveView
+from gambiarra.adapters.screen_buffer import BufferedView
+from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.protocol import Challenge, Complete, ModelInfo, Registered, Token
+from gambiarra.domain.round import RoundMachine
+from gambiarra.ports import TokenChunk
+from gambiarra.service import ArenaClient
+from tests.fakes import FakeTransport, RecordingView, ScriptedRunner
+
+pytestmark = pytest.mark.anyio
+
+REQUEST = GenerationRequest(1, "p", 50, 0.5)
+DONE = RoundEnded(1, Outcome.FINISHED, RoundMetrics(3, 1, 2, 1.0))
+
+
+class StuckScreen(RecordingView):
+    """A terminal that stops reading (Ctrl-S) on its first token until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, object]] = []
+        self.stuck = threading.Event()
+        self.release = threading.Event()
+        self._changed = threading.Condition()
+
+    def token(self, text: str, count: int = 1) -> None:
+        if not self.stuck.is_set():
+            self.stuck.set()
+            self.release.wait()
+        self._record("token", (text, count))
+
+    def status(self, event: str, text: str) -> None:
+        self._record("status", text)
+
+    def round_started(self, request: GenerationRequest) -> None:
+        self._record("round_started", request.round)
+
+    def _record(self, kind: str, what: object) -> None:
+        with self._changed:
+            self.calls.append((kind, what))
+            self._changed.notify_all()
+
+    def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Block (in a worker thread) until the screen has drawn enough."""
+        with self._changed:
+            self._changed.wait_for(condition)
+
+
+async def drawing(
+    view: BufferedView, screen: StuckScreen, meanwhile: Callable[[], None], drawn: int
+) -> None:
+    """Get the screen stuck on a first token, call `meanwhile`, release, await `drawn` calls."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(view.run)
+        view.token("a")
+        await anyio.to_thread.run_sync(screen.stuck.wait)
+        meanwhile()  # plain calls: had any of them blocked, the event loop would hang here
+        screen.release.set()
+        await anyio.to_thread.run_sync(screen.wait_for, lambda: len(screen.calls) >= drawn)
+        tg.cancel_scope.cancel()
+
+
+async def test_a_stuck_screen_gets_the_text_merged_and_never_blocks_the_caller() -> None:
+    screen = StuckScreen()
+    view = BufferedView(screen)
+
+    def meanwhile() -> None:
+        view.token("b")
+        view.status("link_lost", "⚠ caiu")
+        for piece in ("c", "d", "e"):
+            view.token(piece)
+
+    with anyio.fail_after(5):
+        await drawing(view, screen, meanwhile, drawn=4)
+    assert screen.calls == [
+        ("token", ("a", 1)),
+        ("token", ("b", 1)),
+        ("status", "⚠ caiu"),
+        ("token", ("cde", 3)),  # three pieces, one write, the token count kept
+    ]
+
+
+async def test_a_full_buffer_drops_the_oldest_status_line_never_text() -> None:
+    screen = StuckScreen()
+    view = BufferedView(screen, limit=2)
+
+    def meanwhile() -> None:
+        view.round_started(REQUEST)
+        view.status("retrying", "um")
+        view.status("retrying", "dois")  # the buffer is full: "um" gives way
+        view.token("b")
+
+    with anyio.fail_after(5):
+        await drawing(view, screen, meanwhile, drawn=5)
+    assert screen.calls[1:] == [
+        ("status", "⚠ 1 linha(s) de estado omitida(s): a tela não acompanhou"),
+        ("round_started", 1),
+        ("status", "dois"),
+        ("token", ("b", 1)),
+    ]
+
+
+class GatedRunner(ScriptedRunner):
+    """Yields its first piece, then the rest once ``gate`` is set."""
+
+    def __init__(self, *pieces: str) -> None:
+        super().__init__(*pieces)
+        self.gate = anyio.Event()
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        for index, piece in enumerate(self.pieces):
+            if index == 1:
+                await self.gate.wait()
+            yield piece
+
+
+async def test_the_arena_gets_the_whole_round_while_the_screen_is_stuck() -> None:
+    transport = FakeTransport(Registered(session_id="s"), Challenge(round=1, prompt="oi"))
+    screen = StuckScreen()
+    runner = GatedRunner("Era", " uma", " vez")
+    machine = RoundMachine("ana-pc", ModelInfo(name="fake-1", runner="fake"))
+    client = ArenaClient(transport, runner, machine, BufferedView(screen), max_rounds=1)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await anyio.to_thread.run_sync(screen.stuck.wait)  # stuck drawing "Era"
+            runner.gate.set()
+            while not any(isinstance(m, Complete) for m in transport.sent):
+                await anyio.lowlevel.checkpoint()  # the client's tasks run meanwhile
+            assert [m.content for m in transport.sent if isinstance(m, Token)] == [
+                "Era", " uma", " vez",
+            ]  # fmt: skip
+            screen.release.set()
+    # Then the screen caught up: the first token, and the two that waited, merged.
+    assert [what for kind, what in screen.calls if kind == "token"] == [("Era", 1), (" uma vez", 2)]
+    assert screen.closed == 1
+
+
+class BrokenScreen(RecordingView):
+    def token(self, text: str, count: int = 1) -> None:
+        super().token(text, count)
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_broken_pipe_switches_the_screen_off_with_one_warning() -> None:
+    screen = BrokenScreen()
+    view = BufferedView(screen)
+    with structlog.testing.capture_logs() as logs:
+        view.token("a")
+        view.token("b")
+        view.status("registered", "ok")
+        view.close()  # draws what waited, in this thread: must not raise
+        view.status("link_lost", "caiu")  # after close: drawn at once, but the screen is gone
+    assert screen.text == ["ab"]
+    assert screen.statuses == []
+    assert screen.closed == 0  # nothing to restore on a screen that is gone
+    assert [e["event"] for e in logs] == ["screen_lost"]
+    assert view.lost
+
+
+def test_a_closed_stdout_is_pointed_at_devnull_so_the_exit_flush_is_quiet() -> None:
+    read_end, write_end = os.pipe()
+    with open(write_end, "w", encoding="utf-8") as out:
+        view = BufferedView(ConsoleView(out), stream=out)
+        os.close(read_end)  # `| head -c 50` exited
+        view.status("registered", "✓ registrado")
+        view.close()
+        assert view.lost
+        assert os.write(write_end, b"x") == 1  # /dev/null now takes what is left
+
+
+def test_a_closed_stream_is_a_lost_screen_too() -> None:
+    out = io.StringIO()
+    view = BufferedView(ConsoleView(out))
+    out.close()
+    view.round_started(REQUEST)
+    view.close()
+    assert view.lost
+
+
+def test_close_draws_what_is_queued_and_releases_the_terminal_once() -> None:
+    out = io.StringIO()
+    live = LiveView(out, clock=lambda: 5.0, size=lambda: os.terminal_size((80, 24)))
+    view = BufferedView(live)
+    view.round_started(REQUEST)
+    view.token("Era")
+    view.close()  # Ctrl-C mid-round: no round_ended ever comes
+    text = out.getvalue()
+    assert text.rindex("\x1b[r") > text.rindex("\x1b[1;23r")
+    assert text.endswith("\n")
+    view.close()
+    assert out.getvalue() == text
+
+
+class ArenaFirst(RecordingView):
+    """Notes, at each token it is shown, how many tokens the arena link already had."""
+
+    def __init__(self, transport: FakeTransport) -> None:
+        super().__init__()
+        self.transport = transport
+        self.queued_before: list[int] = []
+
+    def token(self, text: str, count: int = 1) -> None:
+        self.queued_before.append(sum(isinstance(m, Token) for m in self.transport.sent))
+
+
+async def test_each_token_is_queued_for_the_arena_before_the_screen_sees_it() -> None:
+    transport = FakeTransport(Challenge(round=1, prompt="oi"))
+    view = ArenaFirst(transport)
+    machine = RoundMachine("ana-pc", ModelInfo(name="fake-1", runner="fake"))
+    client = ArenaClient(transport, ScriptedRunner("a", "b", "c"), machine, view, max_rounds=1)
+    with anyio.fail_after(5):
+        await client.run()
+    assert view.queued_before == [1, 2, 3]
+    assert view.closed == 1
