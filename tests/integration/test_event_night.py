@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
+import structlog
 from dependency_injector import providers
 
 from gambiarra.adapters.mock import MockRunner
@@ -21,7 +22,7 @@ from gambiarra.app import play
 from gambiarra.arena.records import Entry, RoundRecord
 from gambiarra.arena.server import PracticeArena
 from gambiarra.containers import Container
-from gambiarra.domain.events import GenerationRequest
+from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
 from gambiarra.errors import ArenaRejected, ArenaUnreachable, ExitCode
 from tests.fakes import RecordingView, ScriptedRunner
 from tests.integration.conftest import fast_container, playing, settings_for
@@ -312,3 +313,47 @@ async def test_a_complete_the_arena_never_read_is_sent_again() -> None:
     assert entry.text == "Era uma vez"
     assert entry.completes == 1
     assert arena.seq_mismatches == 0
+
+
+class EndWatchingView(WatchingView):
+    """Also lets a test wait for the end of a round."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_over = anyio.Event()
+
+    def round_ended(self, ended: RoundEnded) -> None:
+        super().round_ended(ended)
+        self.round_over.set()
+
+
+async def test_a_full_outbox_ends_the_round_with_what_can_still_arrive() -> None:
+    """The arena is down for long: the round stops, one log line, an honest complete."""
+    from gambiarra.domain.outbox import Outbox
+
+    async with PracticeArena(pin="4321") as arena:
+        settings = settings_for(arena, rounds=1)
+        runner = MockRunner("mock", tokens_per_second=400, length=400)
+        container = fast_container(settings, runner=runner)
+        container.transport.add_kwargs(outbox=Outbox(limit=10))
+        view = EndWatchingView()
+        container.view.override(providers.Object(view))
+        with structlog.testing.capture_logs() as logs:
+            async with playing(settings, container), anyio.create_task_group() as outage:
+                with anyio.fail_after(10):
+                    await arena.wait_registered("ana-pc")
+                    record = await arena.start_round("Era uma vez", max_tokens=400)
+                    entry = record.entry("ana-pc")
+                    await arena.wait_for(lambda: len(entry.tokens) >= 5)
+                    outage.start_soon(arena.restart, 60.0)  # down until come_back()
+                    await view.round_over.wait()
+                    arena.come_back()
+                    await entry.done.wait()
+        said("outbox full while the arena was down", arena, entry)
+    (ended,) = view.ended
+    assert ended.outcome is Outcome.UNDELIVERED
+    assert entry.complete is not None
+    assert entry.complete["tokens"] == len(entry.tokens) == ended.metrics.tokens
+    assert entry.text == full_text(record, 400)[: len(entry.text)]
+    assert arena.seq_mismatches == 0
+    assert [e["event"] for e in logs].count("outbox_full") == 1
