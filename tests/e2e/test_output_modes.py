@@ -280,3 +280,20 @@ async def test_ctrl_c_or_sigterm_mid_round_gives_the_terminal_back(signum: int, 
     assert record.entry("tela").complete is None  # it was mid-round (24+ tokens at 1/s)
     assert screen.rindex(b"\x1b[r") > screen.rindex(fenced)  # the scrolling region released
     assert "Traceback" not in err
+
+
+def test_practice_piped_into_head_ends_quietly() -> None:
+    """`practice | head -2`: the reader goes away; the rehearsal ends 0 with no traceback."""
+    argv = [*command(), "practice", "--runner", "mock", "--mock-tps", "0", "--rounds", "2"]
+    with running(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()) as p:
+        assert p.stdout is not None
+        assert p.stderr is not None
+        first_two = [p.stdout.readline(), p.stdout.readline()]
+        p.stdout.close()  # what `head -2` does after its second line
+        code = p.wait(timeout=30)
+        stderr = p.stderr.read().decode()
+    assert first_two[0].startswith("🏟".encode())
+    assert code == 0
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    assert stderr.count("screen_lost") == 1

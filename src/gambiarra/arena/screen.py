@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+import structlog
+
 from gambiarra.adapters.console import clean
+from gambiarra.adapters.screen_buffer import SCREEN_ERRORS, point_at_devnull
 from gambiarra.arena.records import Entry, RoundRecord
 from gambiarra.arena.world import World
 from gambiarra.config import Settings
@@ -18,6 +21,7 @@ class ArenaScreen:
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout
+        self._lost = False
 
     def opened(self, url: str, settings: Settings) -> None:
         self._write(
@@ -54,8 +58,18 @@ class ArenaScreen:
         self._write("\n".join(lines) + "\n")
 
     def _write(self, text: str) -> None:
-        self._out.write(text)
-        self._out.flush()
+        # `practice | head -2`: a closed stdout ends the show, not the rehearsal.
+        if self._lost:
+            return
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except SCREEN_ERRORS as exc:
+            self._lost = True
+            structlog.get_logger("gambiarra.practice").warning(
+                "screen_lost", error=type(exc).__name__
+            )
+            point_at_devnull(self._out)
 
     def finished(self, rounds: int) -> None:
         self._write(
