@@ -8,13 +8,14 @@ check waits a short ``record_grace`` wherever the test is not about that grace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
-import httpx
 import pytest
 from dependency_injector import providers
 
+from gambiarra.adapters.arena_http import ArenaHttp
 from gambiarra.adapters.arena_link import ArenaLink
 from gambiarra.app import play
 from gambiarra.arena.server import PracticeArena
@@ -29,6 +30,8 @@ from tests.integration.proxy import faulty_proxy
 pytestmark = pytest.mark.anyio
 
 GRACE = 0.01  # the record check's grace where a test is not about it
+
+T = TypeVar("T")
 
 
 class WatchedView(RecordingView):
@@ -62,6 +65,67 @@ def watched(container: Container) -> WatchedView:
     view = WatchedView()
     container.view.override(providers.Object(view))
     return view
+
+
+class LookUps:
+    """The client's look-ups on the arena's HTTP side: counted, and held back on request.
+
+    A look-up counts as finished just before its caller resumes, so when none
+    is pending the client has acted on every answer up to its next await.
+    """
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.finished = 0
+        self._held: dict[str, anyio.Event] = {}
+        self._changed = anyio.Event()
+
+    def hold(self, name: str) -> anyio.Event:
+        """Hold every look-up ``name`` (an ``ArenaHttp`` method) until the event is set."""
+        return self._held.setdefault(name, anyio.Event())
+
+    async def settled(self, finished: int) -> None:
+        """Wait until ``finished`` look-ups are done and none is under way."""
+        while self.finished < finished or self.pending:
+            await self._changed.wait()
+
+    async def watch(self, name: str, call: Awaitable[T]) -> T:
+        """Run one look-up ``name``, counting it (and holding it back if asked)."""
+        self.pending += 1
+        try:
+            if name in self._held:
+                await self._held[name].wait()
+            return await call
+        finally:
+            self.pending -= 1
+            self.finished += 1
+            self._changed.set()
+            self._changed = anyio.Event()
+
+
+class WatchedHttp(ArenaHttp):
+    """The real HTTP side, with each look-up the link makes after a registration watched."""
+
+    def __init__(self, *args: Any, look_ups: LookUps, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._look_ups = look_ups
+
+    async def current_round(self) -> Any:
+        return await self._look_ups.watch("current_round", super().current_round())
+
+    async def server_time_ms(self) -> int | None:
+        return await self._look_ups.watch("server_time_ms", super().server_time_ms())
+
+    async def recorded_answer(self, round_id: str) -> Any:
+        return await self._look_ups.watch("recorded_answer", super().recorded_answer(round_id))
+
+
+def watch_look_ups(container: Container, settings: Settings) -> LookUps:
+    look_ups = LookUps()
+    container.arena_http.override(
+        providers.Factory(WatchedHttp, settings.url, settings.participant_id, look_ups=look_ups)
+    )
+    return look_ups
 
 
 def client(settings: Settings, runner: ScriptedRunner, grace: float = GRACE) -> Container:
@@ -139,22 +203,6 @@ async def test_a_complete_the_arena_records_a_moment_late_is_not_sent_again() ->
     assert (entry.text, entry.completes) == ("Era uma vez", 1)
 
 
-class HeldHealth(httpx.AsyncBaseTransport):
-    """The client's HTTP to the arena, with ``GET /health`` held until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self._real = httpx.AsyncHTTPTransport()
-        self.release = anyio.Event()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/health":
-            await self.release.wait()
-        return await self._real.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._real.aclose()
-
-
 async def test_a_round_looked_up_before_a_newer_challenge_is_not_joined_after_it() -> None:
     """A running round looked up before a newer challenge arrived is not joined after that one."""
     async with PracticeArena(pin="4321") as arena:
@@ -162,8 +210,7 @@ async def test_a_round_looked_up_before_a_newer_challenge_is_not_joined_after_it
         settings = settings_for(arena)
         runner = ScriptedRunner("a", " b")
         container = client(settings, runner)
-        held = HeldHealth()
-        container.arena_http.add_kwargs(transport=held)
+        clock = watch_look_ups(container, settings).hold("server_time_ms")
         view = watched(container)
         async with playing(settings, container) as tg:
             with anyio.fail_after(5):
@@ -172,11 +219,12 @@ async def test_a_round_looked_up_before_a_newer_challenge_is_not_joined_after_it
                 await arena.wait_for(lambda: arena.http_requests["/rounds/current"] >= 1)
                 new = await arena.start_round("nova", max_tokens=5)
                 await view.wait_for(lambda: bool(view.started))
-                held.release.set()
-                # Round 2's frames wait for the look-ups to settle; its record comes later.
-                await view.wait_status("✓ a arena registrou a rodada 2 (3 caracteres)")
+                clock.set()
+                # Round 2's frames wait for the look-ups to settle; a record check comes later.
+                await view.wait_for(lambda: any("a arena registrou" in s for s in view.statuses))
             tg.cancel_scope.cancel()
     assert [r.prompt for r in runner.requests] == ["nova"]
+    assert view.statuses[-1] == "✓ a arena registrou a rodada 2 (3 caracteres)"
     assert not [s for s in view.statuses if "já em andamento" in s]
     assert old.entry("ana-pc").tokens == []
     assert new.entry("ana-pc").completes == 1
@@ -185,24 +233,25 @@ async def test_a_round_looked_up_before_a_newer_challenge_is_not_joined_after_it
 async def test_a_recorded_round_is_not_streamed_again_after_an_arena_restart() -> None:
     """After a restart empties the arena's buffers, a round it recorded is not streamed again."""
     async with PracticeArena(pin="4321") as arena:
-        settings = settings_for(arena, rounds=2)
+        settings = settings_for(arena)
         container = client(settings, ScriptedRunner("Era", " uma", " vez"))
+        look_ups = watch_look_ups(container, settings)
         view = watched(container)
-        finished = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(play_then_set, settings, container, finished)
+        async with playing(settings, container) as tg:
             with anyio.fail_after(5):
                 await arena.wait_registered("ana-pc")
                 await arena.wait_for(lambda: arena.http_requests["/rounds/current"] >= 1)
                 first = await arena.start_round("Era uma vez", max_tokens=3)
                 await view.wait_status("✓ a arena registrou a rodada 1 (11 caracteres)")
+                before = look_ups.finished
                 await arena.restart()
-                await arena.wait_for(lambda: len(arena.registrations) == 2)
-                # The round is still running, with no token held: the client looks at the clock.
-                await arena.wait_for(lambda: arena.http_requests["/health"] >= 1)
+                # The round still runs, with none of our tokens held: the client looks at
+                # the round, the clock and the record, then settles what to send.
+                await look_ups.settled(before + 3)
+                # Frames of the next round follow whatever that re-sent, on the same socket.
                 second = await arena.start_round("de novo", max_tokens=3)
-                await finished.wait()  # the client exits once the arena has its last frame
-                await arena.wait_for(lambda: not arena.is_connected("ana-pc"))
+                await second.entry("ana-pc").done.wait()
+            tg.cancel_scope.cancel()
     entry = first.entry("ana-pc")
     assert entry.tokens == []  # emptied by the restart, and nothing streamed again
     assert entry.completes == 1
@@ -214,26 +263,27 @@ async def test_a_recorded_round_is_not_streamed_again_after_an_arena_restart() -
 async def test_an_error_report_the_arena_has_is_not_sent_again_after_a_reconnect() -> None:
     """After a reconnect, an error report the client knows arrived is not written again."""
     async with PracticeArena(pin="4321") as arena:
-        settings = settings_for(arena, rounds=2)
+        settings = settings_for(arena)
         container = client(settings, ScriptedRunner("Era", fail="boom"))
+        look_ups = watch_look_ups(container, settings)
         link = container.transport()
         assert isinstance(link, ArenaLink)
-        finished = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(play_then_set, settings, container, finished)
+        async with playing(settings, container) as tg:
             with anyio.fail_after(5):
                 await arena.wait_registered("ana-pc")
                 await arena.wait_for(lambda: arena.http_requests["/rounds/current"] >= 1)
                 first = await arena.start_round("x", max_tokens=5)
                 await first.entry("ana-pc").done.wait()
                 await link.flush()  # the client knows the error report arrived
+                before = look_ups.finished
                 arena.drop("ana-pc")
-                await arena.wait_for(lambda: len(arena.registrations) == 2)
-                # The failed round is still running: the client looks at the clock to resume it.
-                await arena.wait_for(lambda: arena.http_requests["/health"] >= 1)
+                # The failed round still runs: the client looks at it and at the clock,
+                # then settles what to send.
+                await look_ups.settled(before + 2)
+                # Frames of the next round follow whatever that re-sent, on the same socket.
                 second = await arena.start_round("y", max_tokens=5)
-                await finished.wait()  # the client exits once the arena has its last frame
-                await arena.wait_for(lambda: not arena.is_connected("ana-pc"))
+                await second.entry("ana-pc").done.wait()
+            tg.cancel_scope.cancel()
     assert len(first.entry("ana-pc").errors) == 1
     assert len(second.entry("ana-pc").errors) == 1
 
@@ -242,7 +292,7 @@ async def test_a_stopped_world_is_not_started_when_its_state_cannot_be_read() ->
     """When ``/world/state`` fails, the agent waits rather than join a world that may be stopped."""
     async with PracticeArena(pin="4321") as arena:
         arena.fail_http(429, "/world/state")  # the arena's rate limit
-        await arena.start_world(hop_seconds=0.01, stay_seconds=0.05)
+        world = await arena.start_world(hop_seconds=0.01, stay_seconds=0.05)
         arena.stop_world()
         settings = settings_for(arena, pulses=3)
         container = build(settings, view="silent", mode="agent")
@@ -250,10 +300,12 @@ async def test_a_stopped_world_is_not_started_when_its_state_cannot_be_read() ->
         view = watched(container)
         async with playing(settings, container) as tg:
             with anyio.fail_after(5):
-                await view.wait_status("o mundo 2-D está parado; aguardando a organização")
-                await arena.wait_for(lambda: arena.http_requests["/world/state"] >= 3)
+                # Looking a third time means it waited twice; a join would restart the world.
+                await arena.wait_for(
+                    lambda: arena.http_requests["/world/state"] >= 3 or world.running
+                )
             tg.cancel_scope.cancel()
-    world = arena.world
-    assert world is not None
+    assert arena.world is world
     assert not world.running
     assert world.last_avatar("ana-pc") is None  # never joined
+    assert "o mundo 2-D está parado; aguardando a organização" in view.statuses
