@@ -11,7 +11,9 @@ WebSocket frames, and right after forwarding the k-th *new* token (a seq
 higher than any seen before) it cuts or blackholes the link before one more
 byte passes, so the arena never reads what follows. Counting new tokens, not
 frames, means re-sent tokens after a reconnect do not count, and every
-connection makes progress.
+connection makes progress. ``cut_after_completes`` cuts right after the k-th
+``complete`` passes: the arena reads it, but no ping after it, so the client
+never learns it arrived.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class FaultyProxy:
         self.delay = 0.0
         self.cut_after_tokens: set[int] = set()
         self.blackhole_after_tokens: set[int] = set()
+        self.cut_after_completes: set[int] = set()
+        self.completes = 0
         self.links: list[_Link] = []
         self.cuts = 0
         self.new_tokens = 0
@@ -143,6 +147,8 @@ class FaultyProxy:
                     await link.upstream.send(raw)
                     if self._is_new_token(message) and self._fault_now(link):
                         return
+                    if self._cut_after_complete(message):
+                        return
         link.scope.cancel()
 
     def _is_new_token(self, message: dict[str, object] | None) -> bool:
@@ -155,6 +161,15 @@ class FaultyProxy:
         self._highest_seq[key] = seq
         self.new_tokens += 1
         return True
+
+    def _cut_after_complete(self, message: dict[str, object] | None) -> bool:
+        if not message or message.get("type") != "complete":
+            return False
+        self.completes += 1
+        if self.completes in self.cut_after_completes:
+            self.cut()
+            return True
+        return False
 
     def _fault_now(self, link: _Link) -> bool:
         if self.new_tokens in self.blackhole_after_tokens:

@@ -332,6 +332,50 @@ async def test_close_after_register_accepts_then_hangs_up() -> None:
     assert len(arena.registrations) == 2
 
 
+async def test_failed_http_reads_answer_the_status_as_json_until_spent() -> None:
+    async with PracticeArena() as arena:
+        arena.fail_http(429, "/world/state", times=2)
+        arena.fail_http(500, "/responses")
+        world = [await get(arena, "/world/state") for _ in range(3)]
+        record = await arena.start_round("oi")
+        responses = await get(arena, f"/rounds/{record.id}/responses")
+        health = await get(arena, "/health")
+    answers = [(r.status_code, r.json()) for r in world]
+    assert answers[:2] == [(429, {"error": "Too Many Requests"})] * 2
+    assert answers[2] == (200, {"running": False, "avatars": []})  # the failures are spent
+    assert (responses.status_code, responses.json()) == (500, {"error": "Internal Server Error"})
+    assert health.status_code == 200
+    assert arena.http_requests["/world/state"] == 3  # failed reads are counted too
+
+
+async def test_a_slow_record_is_not_shown_yet_while_the_socket_reads_on() -> None:
+    async with PracticeArena(record_delay=60.0) as arena, participant(arena) as ws:
+        record = await arena.start_round("oi")
+        index = (await receive(ws))["round"]
+        entry = record.entry("ana-pc")
+        await token(ws, index, 0, "Olá")
+        await complete(ws, index, tokens=1)
+        await token(ws, index, 1, "!")  # read while the database is still writing
+        await wait_for(arena, lambda: len(entry.tokens) == 2)
+        body = (await get(arena, f"/rounds/{record.id}/responses")).json()
+    assert (entry.completes, entry.done.is_set()) == (1, True)  # counted on arrival
+    assert entry.recorded is None
+    assert body["responses"] == []
+
+
+async def test_a_slow_record_keeps_the_buffer_as_it_was_when_the_complete_arrived() -> None:
+    async with PracticeArena(record_delay=0.01) as arena, participant(arena) as ws:
+        record = await arena.start_round("oi")
+        index = (await receive(ws))["round"]
+        entry = record.entry("ana-pc")
+        await token(ws, index, 0, "Olá")
+        await complete(ws, index, tokens=1)
+        await token(ws, index, 1, "!")
+        await wait_for(arena, lambda: entry.recorded is not None and len(entry.tokens) == 2)
+        body = (await get(arena, f"/rounds/{record.id}/responses")).json()
+    assert [r["generated_content"] for r in body["responses"]] == ["Olá"]
+
+
 # ------------------------------------------------------------------ world
 
 

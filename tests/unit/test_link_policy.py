@@ -66,6 +66,12 @@ TABLE: list[tuple[str, list[LinkEvent], int | None, Decision]] = [
     ("503 without Retry-After backs off", [UpgradeRefused(503)], None, RetryAfter(0.25, 1)),
     ("a huge Retry-After is clamped", [UpgradeRefused(429, 3600.0)], None, RetryAfter(60.0, 1)),
     (
+        "a Retry-After below the back-off waits the back-off",
+        [UpgradeRefused(429, 0.0)] * 3,
+        None,
+        RetryAfter(1.0, 3),
+    ),
+    (
         "404 on the first connection: not an arena",
         [UpgradeRefused(404)],
         None,

@@ -82,9 +82,16 @@ class Entry:
 
     def record(self, complete: dict[str, Any], nickname: str, at: float) -> None:
         """Write (or overwrite) the response from the buffer as it is now."""
+        self.recorded = self.received(complete, nickname, at)
+
+    def received(self, complete: dict[str, Any], nickname: str, at: float) -> Recorded:
+        """Count a ``complete`` that arrived; return the row to write, taken from the buffer now.
+
+        The row is not stored: ``record`` stores it at once, a slow database later.
+        """
         self.complete, self.complete_at = complete, at
         self.completes += 1
-        self.recorded = Recorded(
+        return Recorded(
             nickname=nickname,
             generated_content=self.text if self.buffered else None,
             token_count=len(self.tokens),

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from gambiarra.arena import http_side
-from gambiarra.arena.records import Entry, Profile, RoundRecord
+from gambiarra.arena.records import Entry, Profile, Recorded, RoundRecord
 from gambiarra.arena.rules import Invalid, parse_client_frame
 from gambiarra.arena.world import World
 from gambiarra.arena.world_host import WorldHost
@@ -57,6 +58,16 @@ class PracticeArena:
     Args:
         clock_offset_ms: added to every server wall time it reports (``/health``,
             ``startedAt``, heartbeats), to put its clock away from the client's.
+        record_delay: seconds a ``complete`` takes to be written to the database,
+            like the real server awaiting its database (also a public attribute,
+            read at each ``complete``). The socket goes on reading meanwhile, and
+            ``Entry.done``, ``completes`` and ``on_done`` happen on arrival; only
+            the recorded answer (``Entry.recorded``, ``GET /rounds/<id>/responses``)
+            shows up after the delay, taken from the buffer as it was on arrival.
+
+    Test knobs (besides ``record_delay``): ``fail_http`` makes HTTP reads fail,
+    ``refuse_upgrades`` and ``close_after_register`` trouble the WebSocket, and
+    ``drop``, ``restart`` and ``end_session`` are the accidents of an event night.
 
     Attributes a test may read:
         http_requests: HTTP requests per path (not counting the ``/ws`` upgrade).
@@ -82,10 +93,12 @@ class PracticeArena:
         on_done: EntryHook | None = None,
         on_round: RoundHook | None = None,
         clock_offset_ms: int = 0,
+        record_delay: float = 0.0,
     ) -> None:
         self.pin = pin
         self.flavor = flavor
         self.clock_offset_ms = clock_offset_ms
+        self.record_delay = record_delay
         self.session_id: str | None = str(uuid.uuid4()) if session_open else None
         self.rounds: list[RoundRecord] = []
         self.profiles: dict[str, Profile] = {}
@@ -110,6 +123,7 @@ class PracticeArena:
         self._participants: dict[str, ServerConnection] = {}
         self._refusals: list[tuple[int, float | None]] = []
         self._closes_after_register: list[int] = []
+        self._http_failures: list[_HttpFailure] = []
         self._port = 0
         self._back = anyio.Event()
         self._server: Server | None = None
@@ -337,6 +351,17 @@ class PracticeArena:
         """
         self._closes_after_register.extend([code] * times)
 
+    def fail_http(self, status: int, path_suffix: str, times: int | None = None) -> None:
+        """Answer HTTP GETs whose path ends with ``path_suffix`` with ``status``.
+
+        Like a 500 from the arena or a 429 from its rate limit (500 requests a
+        minute): the body is the JSON error ``{"error": <reason phrase>}``. The
+        next ``times`` matching requests fail, or every one when None; they are
+        still counted in ``http_requests``. The WebSocket upgrade is not an HTTP
+        read: ``refuse_upgrades`` troubles it.
+        """
+        self._http_failures.append(_HttpFailure(status, path_suffix, times))
+
     # ------------------------------------------------------------ HTTP side
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -353,8 +378,17 @@ class PracticeArena:
             return None
         self.http_requests[path] += 1
         self._touch()
-        status, body = self._answer(path, request.path)
+        status, body = self._failure(path) or self._answer(path, request.path)
         return http_side.json_response(status, body)
+
+    def _failure(self, path: str) -> http_side.Answer | None:
+        """The error ``fail_http`` asked for on this path, if any is left."""
+        for failure in self._http_failures:
+            if path.endswith(failure.path_suffix) and failure.times != 0:
+                if failure.times is not None:
+                    failure.times -= 1
+                return failure.status, {"error": http.HTTPStatus(failure.status).phrase}
+        return None
 
     def _answer(self, path: str, url: str) -> http_side.Answer:
         """The answer for ``path``; ``url`` (path and query) goes into Fastify's 404 text."""
@@ -420,7 +454,11 @@ class PracticeArena:
         if kind == "token":
             self._on_token_frame(record, entry, message, now)
         elif kind == "complete":
-            entry.record(message, self.profiles[participant_id].nickname, now)
+            row = entry.received(message, self.profiles[participant_id].nickname, now)
+            if self.record_delay > 0 and self._tg is not None:
+                self._tg.start_soon(self._store_later, entry, row, self.record_delay)
+            else:
+                entry.recorded = row
             self._finish(record, entry)
         else:
             entry.errors.append(message)
@@ -531,6 +569,12 @@ class PracticeArena:
             None,
         )
 
+    async def _store_later(self, entry: Entry, row: Recorded, delay: float) -> None:
+        """The database write of a ``complete``, while the socket goes on reading."""
+        await anyio.sleep(delay)
+        entry.recorded = row
+        self._touch()
+
     def _end(self, record: RoundRecord) -> None:
         record.ended_at_ms = self.server_time_ms()
         record.voting_status = "open"
@@ -551,6 +595,15 @@ class PracticeArena:
             beat = {"type": "heartbeat", "ts": self.server_time_ms()}
             for ws in list(self._participants.values()):
                 await self._send(ws, beat)
+
+
+@dataclass
+class _HttpFailure:
+    """One ``fail_http`` order: ``times`` left (None: for ever)."""
+
+    status: int
+    path_suffix: str
+    times: int | None
 
 
 async def _close_without_status(ws: ServerConnection) -> None:
