@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 import respx
 
@@ -13,6 +17,27 @@ from gambiarra.logs import configure
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GAMBIARRA_SHARED", REPO.parent / "shared"))
+
+
+# Every async test runs inside a cancel scope with this deadline, so a test that
+# waits on a socket fails with a TimeoutError instead of hanging (pytest-timeout
+# is the outer guard, for synchronous tests too). Tests set tighter ones inside.
+ASYNC_TEST_DEADLINE_S = 45.0
+
+
+def _with_deadline(test: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        with anyio.fail_after(ASYNC_TEST_DEADLINE_S):
+            return await test(*args, **kwargs)
+
+    return bounded
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _with_deadline(item.obj)
 
 
 @pytest.fixture(autouse=True)
