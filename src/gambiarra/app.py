@@ -115,26 +115,29 @@ async def practice(settings: Settings, prompt: str, out: TextIO | None = None) -
     """
     screen = ArenaScreen(out if out is not None else sys.stdout)
     rounds = settings.rounds or 1
-    async with PracticeArena(
-        pin=settings.pin, on_token=screen.token, on_done=screen.round_done,
-        on_round=screen.round_started,
-    ) as arena:  # fmt: skip
-        settings = replace(settings, url=arena.url, rounds=rounds)
-        screen.opened(arena.url, settings)
-        failed = 0
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(play, settings, build(settings, view="silent"))
-            await arena.wait_registered(settings.participant_id)
-            for _ in range(rounds):
-                record = await arena.start_round(
-                    prompt,
-                    max_tokens=settings.max_tokens,
-                    temperature=settings.temperature,
-                    deadline_ms=PRACTICE_ROUND_TIMEOUT_MS,
-                )
-                entry = record.entry(settings.participant_id)
-                await entry.done.wait()
-                failed += bool(entry.errors)
+    failed = 0
+    try:
+        async with PracticeArena(
+            pin=settings.pin, on_token=screen.token, on_done=screen.round_done,
+            on_round=screen.round_started,
+        ) as arena:  # fmt: skip
+            settings = replace(settings, url=arena.url, rounds=rounds)
+            screen.opened(arena.url, settings)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(play, settings, build(settings, view="silent"))
+                await arena.wait_registered(settings.participant_id)
+                for _ in range(rounds):
+                    record = await arena.start_round(
+                        prompt,
+                        max_tokens=settings.max_tokens,
+                        temperature=settings.temperature,
+                        deadline_ms=PRACTICE_ROUND_TIMEOUT_MS,
+                    )
+                    entry = record.entry(settings.participant_id)
+                    await entry.done.wait()
+                    failed += bool(entry.errors)
+    finally:
+        screen.close()  # Ctrl-C mid-answer: the next line starts on its own
     if failed:
         raise RunnerFailed(f"o modelo falhou em {failed} de {rounds} rodada(s) do ensaio")
     screen.finished(rounds)

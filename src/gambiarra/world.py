@@ -101,6 +101,8 @@ class WorldPlayer:
         self._feed(Joined(self._clock()))
 
     def perceive(self, perception: Perception) -> None:
+        if self._max_pulses is not None and self.summary.pulses >= self._max_pulses:
+            return  # done: the client is only waiting for the arena to have everything
         self._feed(PerceptionReceived(perception, self._clock()))
 
     def round_busy(self) -> None:

@@ -33,7 +33,7 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 def test_practice_with_the_mock_runner_plays_a_round_and_exits_0() -> None:
     result = run("practice", "--runner", "mock", "--mock-tps", "0")
     assert result.returncode == ExitCode.OK, result.stderr
-    assert "a arena registrou de pratica" in result.stdout
+    assert "a arena registrou de Você" in result.stdout
     assert "medidos pela arena" in result.stdout
     assert "ensaio concluído: 1 rodada" in result.stdout
     assert "Traceback" not in result.stderr
@@ -70,7 +70,7 @@ def test_help_lists_every_option() -> None:
             ["--pin", "1", "--participant-id", "p", "--nickname", "n", "--runner", "mock",
              "--url", "ws://127.0.0.1:9/ws", "--max-reconnects", "1"],
             ExitCode.ARENA_UNREACHABLE,
-            "desisti depois de 2 tentativa(s)",
+            "desisti depois de 1 nova(s) tentativa(s) (--max-reconnects 1)",
         ),
         (
             ["--pin", "1", "--participant-id", "p", "--nickname", "n",
@@ -217,5 +217,5 @@ def test_practice_world_with_the_mock_plays_pulses_and_prints_the_score() -> Non
     lines = result.stdout.splitlines()
     assert sum(line.startswith("📡 #") for line in lines) == 6
     assert any(line.startswith("🌍 mundo: 6 pulsos respondidos") for line in lines)
-    assert lines[-1].startswith("🏁 placar da arena:")
+    assert lines[-1].startswith("🏁 placar final da arena:")
     assert "6 ações aceitas" in lines[-1]

@@ -66,7 +66,7 @@ def fast_container(
         backoff: keep the real LAN backoff (else reconnect after 10 ms).
     """
     container = build(settings, view="silent")
-    timings: dict[str, object] = {"ack_interval": 0.02}
+    timings: dict[str, object] = {"ack_interval": 0.02, "record_grace": 0.01}
     container.socket_options.add_kwargs(ping_interval=keepalive, ping_timeout=keepalive)
     if not backoff:
         timings["delays"] = lambda: itertools.repeat(0.01)

@@ -246,7 +246,7 @@ async def test_an_arena_that_accepts_then_closes_gets_a_growing_back_off_and_a_l
     print(f"\n[arena] accept-then-close: {len(arena.registrations)} registrations, gaps {gaps}")
     assert len(arena.registrations) == 4  # the first link and three reconnects
     assert [gap >= wait for gap, wait in zip(gaps, (0.05, 0.1, 0.2), strict=True)] == [True] * 3
-    assert "desisti depois de 4 tentativa(s) (--max-reconnects 3)" in str(raised.value)
+    assert "desisti depois de 3 nova(s) tentativa(s) (--max-reconnects 3)" in str(raised.value)
 
 
 async def test_the_arena_record_is_checked_once_after_complete() -> None:

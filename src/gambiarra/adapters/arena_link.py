@@ -79,7 +79,7 @@ Receive = Callable[[Incoming], Awaitable[None]]
 REJOIN_BUDGET_S = 3.0
 # A pong proves the arena read our complete, not that it stored it yet (it may
 # await its database): look after this grace, and once more before re-sending.
-RECORD_GRACE_S = 1.0
+RECORD_GRACE_S = 0.5
 
 
 class ArenaLink:
@@ -116,6 +116,8 @@ class ArenaLink:
         self.url = url
         self._record_grace = record_grace
         self._challenges = 0  # challenges seen: a look-up older than one is stale
+        self._checking = 0  # record checks in flight; flush waits for them
+        self._checked = anyio.Event()
         self._register = register
         self._http = http
         self._socket = socket if socket is not None else SocketOptions()
@@ -142,7 +144,10 @@ class ArenaLink:
         return self._delivery.send(message)
 
     async def flush(self) -> None:
+        """Wait until the arena has everything, and its record of our last answer was checked."""
         await self._delivery.flush()
+        while self._checking:
+            await self._checked.wait()
 
     async def world_running(self) -> bool | None:
         return None if self._http is None else await self._http.world_running()
@@ -322,8 +327,8 @@ class ArenaLink:
         if stop.reason in rejected:
             return ArenaRejected(rejected[stop.reason])
         if stop.reason is StopReason.GAVE_UP:
-            failures = self._policy.failures
-            return ArenaUnreachable(texts.gave_up(self._reason, failures, self._max_reconnects))
+            retries = self._policy.failures - 1  # the first connection is no retry
+            return ArenaUnreachable(texts.gave_up(self._reason, retries, self._max_reconnects))
         return ArenaUnreachable(self._reason)
 
     async def _on_error(self, error: ServerError, receive: Receive) -> list[Decision]:
@@ -369,6 +374,7 @@ class ArenaLink:
         if self._http is not None and self._tg is not None and round in self._rounds:
             mine = self._delivery.log
             text = mine.text if mine.round == round and mine.complete else None
+            self._checking += 1
             self._tg.start_soon(self._check_record, round, text)
 
     async def _check_record(self, round: int, text: str | None) -> None:
@@ -378,6 +384,14 @@ class ArenaLink:
         re-send: a needless complete makes the arena recompute (and lower)
         the participant's speed.
         """
+        try:
+            await self._look_for_record(round, text)
+        finally:
+            self._checking -= 1
+            self._checked.set()
+            self._checked = anyio.Event()
+
+    async def _look_for_record(self, round: int, text: str | None) -> None:
         assert self._http is not None
         assert self._receive is not None
         round_id = self._rounds[round].round_id

@@ -85,7 +85,11 @@ async def open_socket(url: str, options: SocketOptions) -> ClientConnection:
         raise Refused(UpgradeRefused(status, wait), _status_reason(url, status)) from None
     except (OSError, InvalidHandshake, TimeoutError) as exc:
         kind, why = _failure(exc)
-        raise Refused(ConnectFailed(kind), f"nenhuma arena respondeu em {url} ({why})") from None
+        raise Refused(
+            ConnectFailed(kind),
+            f"nenhuma arena respondeu em {url} ({why}): confira o IP e a porta em --url "
+            "e se a arena está no ar",
+        ) from None
 
 
 def _server_now(date: str | None) -> float | None:

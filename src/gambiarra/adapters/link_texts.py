@@ -30,10 +30,22 @@ def id_in_use(participant_id: str) -> str:
     )
 
 
-def gave_up(reason: str, attempts: int, limit: int | None) -> str:
-    return f"{reason}; desisti depois de {attempts} tentativa(s) (--max-reconnects {limit})"
+def gave_up(reason: str, retries: int, limit: int | None) -> str:
+    return f"{reason}; desisti depois de {retries} nova(s) tentativa(s) (--max-reconnects {limit})"
+
+
+# What a WebSocket close code means, for someone who never heard of RFC 6455.
+_CLOSES = {
+    1000: "a arena encerrou a conexão",
+    1001: "a arena está saindo do ar ou reiniciando",
+    1005: "a arena fechou sem dizer por quê",
+    1006: "sem aviso de fechamento",
+    1009: "uma mensagem grande demais para a arena",
+    1011: "erro interno da arena",
+    1012: "a arena está reiniciando",
+}
 
 
 def closed(code: int | None) -> str:
-    how = "sem aviso de fechamento" if code in (None, 1006) else f"código {code}"
+    how = _CLOSES.get(code or 1006, f"código {code}")
     return f"a conexão com a arena caiu ({how})"

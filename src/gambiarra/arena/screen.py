@@ -22,6 +22,7 @@ class ArenaScreen:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout
         self._lost = False
+        self._mid_line = False
 
     def opened(self, url: str, settings: Settings) -> None:
         self._write(
@@ -38,9 +39,10 @@ class ArenaScreen:
     def round_done(self, record: RoundRecord, entry: Entry) -> None:
         m = record.measured(entry.participant_id)
         first = "—" if m.first_token_ms is None else f"{m.first_token_ms} ms"
+        who = entry.recorded.nickname if entry.recorded is not None else entry.participant_id
         lines = [
             "",
-            f"📋 a arena registrou de {entry.participant_id}:",
+            f"📋 a arena registrou de {clean(who)}:",
             f"   texto recebido: {len(entry.text)} caracteres em {m.tokens} tokens",
             f"   1º token em {first} · {m.tokens_per_second:.1f} tokens/s (medidos pela arena)",
         ]
@@ -57,6 +59,11 @@ class ArenaScreen:
             lines.append(f"   ⚠ {entry.dropped} tokens descartados por seq fora de ordem")
         self._write("\n".join(lines) + "\n")
 
+    def close(self) -> None:
+        """End a half-written answer line, so whatever is printed next starts clean."""
+        if self._mid_line:
+            self._write("\n")
+
     def _write(self, text: str) -> None:
         # `practice | head -2`: a closed stdout ends the show, not the rehearsal.
         if self._lost:
@@ -64,6 +71,7 @@ class ArenaScreen:
         try:
             self._out.write(text)
             self._out.flush()
+            self._mid_line = not text.endswith("\n")
         except SCREEN_ERRORS as exc:
             self._lost = True
             structlog.get_logger("gambiarra.practice").warning(
@@ -89,6 +97,8 @@ class ArenaScreen:
             self._write("🏁 o agente não chegou a entrar no mundo\n")
             return
         self._write(
-            f"🏁 placar da arena: {avatar.score} comida(s) em {avatar.pulse} pulsos · "
+            # The arena's own final tally: it includes the last move, which the
+            # client's summary (the last radar it read) cannot know yet.
+            f"🏁 placar final da arena: {avatar.score} comida(s) em {avatar.pulse} pulsos · "
             f"{avatar.accepted} ações aceitas, {avatar.ignored} ignoradas\n"
         )
