@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 import respx
 import structlog
 from hypothesis import HealthCheck, given, settings
@@ -108,3 +109,27 @@ def test_arbitrary_frames_and_model_bodies_never_break_the_client(
     frames: list[str | bytes], status: int, body: bytes
 ) -> None:
     anyio.run(scenario, frames, status, body, backend="asyncio")
+
+
+@pytest.mark.anyio
+async def test_a_flood_of_junk_frames_is_counted_even_past_the_log_limit(
+    arena: PracticeArena,
+) -> None:
+    """200 bad frames: a few lines, then one count for the rest when the round ends."""
+    from tests.fakes import ScriptedRunner
+
+    settings = settings_for(arena, rounds=1)
+    container = fast_container(settings, runner=ScriptedRunner("ok"))
+    with structlog.testing.capture_logs() as logs:
+        async with playing(settings, container):
+            with anyio.fail_after(10):
+                await arena.wait_registered("ana-pc")
+                for n in range(200):
+                    await arena.send_raw("ana-pc", f"not json {n}")
+                record = await arena.start_round("segue", max_tokens=3)
+                await record.entry("ana-pc").done.wait()
+    shown = [e for e in logs if e["event"] == "arena_frame_ignored"]
+    (counted,) = [e for e in logs if e["event"] == "arena_frames_ignored"]
+    assert len(shown) + sum(e["suppressed"] for e in shown) + counted["count"] == 200
+    assert counted["round"] == record.index
+    assert record.entry("ana-pc").text == "ok"

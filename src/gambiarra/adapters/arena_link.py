@@ -49,6 +49,8 @@ from gambiarra.domain.outbox import Outbox
 from gambiarra.domain.protocol import (
     Challenge,
     ClientMessage,
+    Complete,
+    ErrorReport,
     Register,
     Registered,
     ServerError,
@@ -141,7 +143,15 @@ class ArenaLink:
     # ------------------------------------------------------------ the port
 
     def send(self, message: ClientMessage) -> bool:
+        if isinstance(message, Complete | ErrorReport):
+            self._report_ignored(round=message.round)
         return self._delivery.send(message)
+
+    def _report_ignored(self, **where: object) -> None:
+        """Frames ignored past the log's rate limit are still counted, once per round."""
+        suppressed, self._bad_frames.suppressed = self._bad_frames.suppressed, 0
+        if suppressed:
+            log.warning("arena_frames_ignored", count=suppressed, **where)
 
     async def flush(self) -> None:
         """Wait until the arena has everything, and its record of our last answer was checked."""
@@ -202,6 +212,7 @@ class ArenaLink:
             return decisions  # an error frame decided; this close is part of it
         code = ws.close_code
         self._reason = texts.closed(code)
+        self._report_ignored(link="closed")
         if registered_at:
             await receive(LinkDown(self._reason))
         lasted = self._clock() - (registered_at[0] if registered_at else self._clock())
