@@ -2,37 +2,49 @@
 
 This module is imported by ``--help``, so it stays light: no adapters, no
 network libraries. ``OPTIONS`` is the one table that the command line, the
-environment variables, the config file and the README all follow.
-Precedence: flag > environment > config file > default.
+environment variables, the config file, the README and ``make_settings`` (the
+library's way in) all follow; ``COMMANDS`` says which options each command
+takes. Precedence: flag (or keyword) > environment > config file > default.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from gambiarra.errors import ConfigError
 
 __all__ = [
     "APIS",
+    "COMMANDS",
+    "COMMAND_DEFAULTS",
     "ID_LIMIT",
     "NICKNAME_LIMIT",
     "OPTIONS",
     "OPTION_BY_NAME",
+    "PLUGIN_GROUP",
+    "PRACTICE_PROMPT",
     "REGISTERING",
     "RUNNERS",
+    "TOLERATED",
     "Option",
     "Settings",
+    "command_options",
+    "complete",
     "from_env",
     "from_file",
+    "make_settings",
     "os_reason",
     "parse_value",
     "read_text_file",
 ]
 
 RUNNERS = ("ollama", "lmstudio", "llamacpp", "openai", "mock")
+PLUGIN_GROUP = "gambiarra.runners"  # the entry-point group of installable runners
+PRACTICE_PROMPT = "Escreva um haicai sobre gambiarras."  # the rehearsal's challenge
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # The API each runner may use; the first is its default.
 APIS = {
@@ -44,7 +56,11 @@ APIS = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one run of the client needs, after flags, env, file and defaults."""
+    """Everything one run of the client needs, after flags, env, file and defaults.
+
+    Build it with ``make_settings``, which checks every value as the command
+    line does; the fields are the ``OPTIONS`` names.
+    """
 
     pin: str = ""
     participant_id: str = ""
@@ -88,6 +104,11 @@ class Settings:
     ramp: float = 50.0
     seed: int = 1
 
+    @property
+    def plugin(self) -> bool:
+        """``runner`` names a plugin (``pacote.modulo:funcao`` or installed), not a built-in."""
+        return self.runner not in RUNNERS
+
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the PIN and the API key must not.
         return f"Settings(participant_id={self.participant_id!r}, url={self.url!r}, pin='***')"
@@ -106,6 +127,7 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in logs or messages (PIN, API key)."""
         return tuple(s for s in (self.pin, self.api_key) if s)
 
 
@@ -190,6 +212,38 @@ def _duration(text: str) -> float:
     if not 0 < seconds <= 30 * 86_400:
         raise ValueError(f"{text!r}: a duração precisa ser maior que 0 e de até 30 dias")
     return seconds
+
+
+def _dotted(path: str) -> bool:
+    return all(part.isidentifier() for part in path.split("."))
+
+
+def _runner(text: str) -> str:
+    """A built-in runner, ``pacote.modulo:funcao``, or an installed plugin's name.
+
+    Only the spelling is checked for ``modulo:funcao``: importing it is the
+    runner's job, when the session starts (a failure there is exit 4).
+    """
+    text = text.strip()
+    if text in RUNNERS:
+        return text
+    module, colon, function = text.partition(":")
+    if colon:
+        if _dotted(module) and _dotted(function):
+            return text
+        raise ValueError("escreva o plugin como pacote.modulo:funcao")
+    if text and text in _installed_plugins():
+        return text
+    raise ValueError(
+        f"use {', '.join(RUNNERS)}, um plugin instalado (veja gambiarra-client runners) "
+        "ou pacote.modulo:funcao"
+    )
+
+
+def _installed_plugins() -> set[str]:
+    from importlib import metadata  # only for a name that is no built-in
+
+    return {point.name for point in metadata.entry_points(group=PLUGIN_GROUP)}
 
 
 def _boolean(text: str) -> bool:
@@ -344,7 +398,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("ca_file", "certificado (PEM) de uma arena wss:// com certificado próprio", _PATH,
            metavar="ARQUIVO", unset="só os certificados do sistema"),
     # the model
-    Option("runner", "servidor do modelo local", choices=RUNNERS),
+    Option("runner", f"servidor do modelo local ({', '.join(RUNNERS)}), um plugin instalado "
+           "ou pacote.modulo:funcao", _runner, metavar="RUNNER"),
     Option("model", "nome do modelo no servidor local (com --runner mock: mock)", _text(256),
            metavar="MODELO"),
     Option("temperature", f"temperatura, de 0 a {TEMPERATURE_LIMIT:g} ({_FALLBACK})",
@@ -573,3 +628,151 @@ def _typed(option: Option, value: Any, source: str) -> Any:
         shown = "(oculto)" if option.secret else repr(value)[:60]
         raise ConfigError(f"{source} deve ser {expected[option.kind]} (veio {shown})")
     return parse_value(option, str(value).lower() if option.kind is bool else str(value), source)
+
+
+# ---------------------------------------------------------------- commands
+
+_ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects", "ca_file")
+_MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
+                 "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
+_GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
+_MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
+_AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
+          "pulses")  # fmt: skip
+_OUTPUT = ("save_dir", "json", "log_level")
+# The options each command uses, as its --help shows them.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
+    "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
+    "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
+                 "nickname", "save_dir", "log_level"),
+    "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
+               "runner_timeout", "json", "log_level"),
+    "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,
+               *_MODEL_KEEPING, "think", "log_level"),
+    "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
+              "ramp", "seed", *[o for o in _MODEL_SERVER if o != "mock_tps"], "temperature",
+              "max_tokens", "json", "log_level"),
+    "runners": ("json", "log_level"),
+}  # fmt: skip
+# Options a command takes without using them, so that the line that plays can
+# be rerun as `doctor` or `models`; checked like any other, hidden from --help.
+TOLERATED: dict[str, tuple[str, ...]] = {
+    "models": ("model", "api", "mock_tps"),
+    "doctor": ("rounds", "max_reconnects", "temperature", "max_tokens", "system",
+               "prompt_template"),
+    "swarm": ("mock_tps",),
+}  # fmt: skip
+# Where a command starts from other defaults than Settings'.
+COMMAND_DEFAULTS = {
+    "practice": Settings(pin="pratica", participant_id="pratica", nickname="Você", rounds=1),
+    "swarm": Settings(runner="mock", model="mock"),
+}
+
+
+def command_options(command: str) -> tuple[str, ...]:
+    """Every option ``command`` accepts: those it shows, then those it tolerates."""
+    return (*COMMANDS[command], *TOLERATED.get(command, ()))
+
+
+def make_settings(
+    command: str = "play",
+    /,
+    *,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Settings:
+    """The settings of one command, every value checked exactly as the command line does.
+
+    Precedence: ``options`` > ``environ`` > ``config_file`` > the command's defaults.
+
+    Args:
+        command: ``play``, ``agent``, ``practice``, ``models``, ``doctor``,
+            ``swarm`` or ``runners``: which options it takes, which it requires
+            and its defaults (``practice`` needs no PIN and plays one round).
+        config_file: a TOML file with the options (``max-tokens = 300``), as
+            ``--config``.
+        environ: where to read ``GAMBIARRA_*`` variables (pass ``os.environ``
+            to behave like the command line); None reads none.
+        **options: values by option name (``max_tokens=300``). Text is read as
+            a flag's text is (``rounds="3"``), other values as in the config
+            file; None means "not given".
+
+    Raises:
+        ConfigError: an unknown command or option, an option the command does
+            not take, a bad value, a missing required option or an unreadable
+            file: one Portuguese line saying what to fix.
+    """
+    if command not in COMMANDS:
+        raise ConfigError(f"comando desconhecido {command!r}; use um de: {', '.join(COMMANDS)}")
+    names = command_options(command)
+    values = from_file(config_file, names) if config_file else {}
+    if environ is not None:
+        values.update(from_env(environ, names))
+    for key, value in options.items():
+        option = _BY_KEY.get(key)
+        if option is None:
+            raise ConfigError(f"opção desconhecida {key[:60]!r}; confira o nome da opção")
+        if option.name not in names:
+            raise ConfigError(f"{option.flag} não vale para o comando {command}")
+        if value is None:
+            continue
+        if isinstance(value, str):  # as typed on the command line
+            values[option.name] = parse_value(option, value, option.flag)
+        else:  # as written in the config file
+            values[option.name] = _typed(option, value, option.flag)
+    return complete(command, values)
+
+
+def complete(command: str, given: Mapping[str, Any]) -> Settings:
+    """Rules that a single option cannot check: required options, pairs, files.
+
+    Raises:
+        ConfigError: one line saying what is missing or wrong.
+    """
+    missing = [
+        f"{o.flag} (ou {o.env})"
+        for o in OPTIONS
+        if command in o.required_by and not given.get(o.name)
+    ]
+    if missing:
+        raise ConfigError("falta informar " + ", ".join(missing))
+    settings = replace(COMMAND_DEFAULTS.get(command, Settings()), **given)
+    if settings.runner == "mock" and "model" not in given:
+        settings = replace(settings, model="mock")  # don't show a real model's name for fake text
+    if settings.api is not None and settings.api not in APIS.get(settings.runner, ()):
+        allowed = " ou ".join(APIS.get(settings.runner, ())) or "nenhuma escolha"
+        raise ConfigError(
+            f"--api {settings.api} não vale para --runner {settings.runner} ({allowed})"
+        )
+    _check_files(settings)
+    if command == "practice" and settings.world and settings.pulses is None:
+        settings = replace(settings, pulses=20)
+    return settings
+
+
+TEMPLATE_FILE_LIMIT = 256 * 1024  # bytes; a prompt template is a page or two
+
+
+def _check_files(settings: Settings) -> None:
+    """Files are read (and thrown away) now, so a bad one stops the start, not a round."""
+    if settings.prompt_template is not None:
+        from gambiarra.domain.prompting import PLACEHOLDER
+
+        flag = "--prompt-template " + settings.prompt_template
+        if PLACEHOLDER not in read_text_file(settings.prompt_template, flag, TEMPLATE_FILE_LIMIT):
+            raise ConfigError(f"{flag}: o modelo precisa conter {PLACEHOLDER}")
+    if settings.agent_template is not None:
+        flag = "--agent-template " + settings.agent_template
+        read_text_file(settings.agent_template, flag, TEMPLATE_FILE_LIMIT)
+    if settings.ca_file is not None:
+        try:
+            Path(settings.ca_file).open("rb").close()
+        except OSError as exc:
+            raise ConfigError(
+                f"--ca-file {settings.ca_file}: não consegui ler o arquivo ({os_reason(exc)})"
+            ) from None
+    save_dir = settings.save_dir
+    if save_dir is not None and Path(save_dir).exists() and not Path(save_dir).is_dir():
+        raise ConfigError(f"--save-dir {save_dir}: já existe e não é uma pasta; escolha outra")
