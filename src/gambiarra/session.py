@@ -20,6 +20,7 @@ from typing import Literal, TextIO, TypeAlias
 
 import anyio
 import anyio.abc
+import structlog
 
 from gambiarra.adapters.device import describe_device
 from gambiarra.adapters.plugins import PluginRunner
@@ -38,6 +39,7 @@ from gambiarra.events import (
     SessionEvent,
     Tokens,
 )
+from gambiarra.logs import configure
 from gambiarra.ports import ModelRunner, RoundView, RunnerFunction
 from gambiarra.service import ArenaClient
 
@@ -85,6 +87,7 @@ async def play(
         ArenaRejected: the arena refused the registration (a wrong PIN...).
         ArenaUnreachable: no arena (within ``settings.max_reconnects``).
     """
+    _diagnostics(settings)
     feed = None if listener is None else EventFeed(listener)
     settings, plugin = _with_runner(settings, runner)
     mode = "agent" if world else "rounds"
@@ -120,6 +123,7 @@ async def practice(
         RunnerFailed: the model failed in at least one round (after the session ended).
         RunnerUnavailable: as for ``play``.
     """
+    _diagnostics(settings)
     feed = None if listener is None else EventFeed(listener)
     settings, plugin = _with_runner(settings, runner)
     rehearsal = _Rehearsal(settings, feed, plugin, _view_name(screen, settings))
@@ -172,6 +176,7 @@ class Session:
         self._error: Exception | None = None
 
     async def __aenter__(self) -> Session:
+        _diagnostics(self._settings)
         self._feed = EventFeed()
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
@@ -186,7 +191,9 @@ class Session:
     ) -> None:
         assert self._group is not None
         self._group.cancel_scope.cancel()  # a session still playing stops here
-        await self._group.__aexit__(exc_type, exc, traceback)
+        # Only the session's task is waited for here: an exception the block
+        # raised goes on as itself (a task group would wrap it in a group).
+        await self._group.__aexit__(None, None, None)
         if self._error is not None and exc is None:
             raise self._error
 
@@ -332,6 +339,12 @@ def _with_runner(
         return settings, None
     name = getattr(runner, "__name__", "plugin")
     return replace(settings, runner=name), PluginRunner(name, runner, settings.model)
+
+
+def _diagnostics(settings: Settings) -> None:
+    """Unless the program set structlog up itself: stderr, ``settings.log_level``, PIN masked."""
+    if not structlog.is_configured():
+        configure(settings.log_level, secrets=settings.secrets)
 
 
 def _view_name(screen: Screen | None, settings: Settings) -> str:

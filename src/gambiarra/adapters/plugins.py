@@ -22,14 +22,19 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from gambiarra.config import RUNNERS
+import anyio
+import anyio.lowlevel
+
+from gambiarra.config import PLUGIN_GROUP, RUNNERS
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.errors import RunnerError, RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, RunnerFunction, RunnerRequest, TokenChunk
 
 __all__ = ["GROUP", "PluginRunner", "RunnerInfo", "available_runners", "load_runner"]
 
-GROUP = "gambiarra.runners"
+GROUP = PLUGIN_GROUP  # where installed plugins register (pyproject entry-points)
+# How long a plugin's own cleanup may take once its round is over.
+CLOSE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +160,22 @@ class PluginRunner:
                         f"o runner {self._name} produziu {type(piece).__name__}: "
                         "produza str (ou TokenChunk) a cada pedaço"
                     )
+                # A plugin that never awaits (text it already had) would hold the
+                # event loop: pings unanswered, and a cancel (deadline, max_tokens,
+                # a new challenge) never landing. One checkpoint per piece.
+                await anyio.lowlevel.checkpoint()
         except RunnerError:
             raise
         except Exception as exc:  # the plugin's own failure fails this round only
             raise RunnerFailed(f"o runner {self._name} falhou: {_said(exc)}") from exc
         finally:
-            # Closing it runs the plugin's own cleanup (an HTTP stream it opened).
+            # Closing it runs the plugin's own cleanup (closing the HTTP stream it
+            # opened is what tells a model server to stop computing); shielded
+            # from the cancel that got us here, but bounded.
             close = getattr(pieces, "aclose", None)
             if close is not None:
-                await close()
+                with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+                    await close()
 
     def _start(self, request: GenerationRequest) -> AsyncIterator[str | TokenChunk]:
         asked = RunnerRequest(
