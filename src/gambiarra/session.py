@@ -251,8 +251,14 @@ async def run_session(container: Container, settings: Settings) -> None:
         ended = SessionEnded(exit_code=int(ExitCode.INTERRUPTED))
         raise
     except Exception as exc:
-        ended = SessionEnded(exit_code=int(ExitCode.INTERNAL), error=f"{type(exc).__name__}: {exc}")
-        raise
+        # A bug, or what a listener raised: the error itself, not the task groups around it.
+        error = unwrap(exc)
+        ended = SessionEnded(
+            exit_code=int(ExitCode.INTERNAL), error=f"{type(error).__name__}: {error}"
+        )
+        if error is exc:
+            raise
+        raise error from exc
     finally:
         if view is not None:
             view.show(ended)
