@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from gambiarra.session import Listener, Screen, Session, play, practice
 
 __version__ = "0.1.0"
+"""The package version (the installed distribution's, ``gambiarra-client``)."""
 
 # Loaded on first use: these pull in msgspec, anyio and the network libraries.
 _LAZY = {

@@ -468,6 +468,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", "semente das velocidades e dos textos simulados", _whole(0, 2**63 - 1),
            metavar="N", kind=int),
 )  # fmt: skip
+"""Every option: its flag, variable, config-file key, help text and check."""
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
 _BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
@@ -640,7 +641,6 @@ _MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
 _AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
           "pulses")  # fmt: skip
 _OUTPUT = ("save_dir", "json", "log_level")
-# The options each command uses, as its --help shows them.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
     "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
@@ -655,6 +655,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
               "max_tokens", "json", "log_level"),
     "runners": ("json", "log_level"),
 }  # fmt: skip
+"""The options each command takes, by ``Settings`` field name, in ``--help`` order."""
+
 # Options a command takes without using them, so that the line that plays can
 # be rerun as `doctor` or `models`; checked like any other, hidden from --help.
 TOLERATED: dict[str, tuple[str, ...]] = {
