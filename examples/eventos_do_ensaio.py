@@ -11,6 +11,7 @@ events its own way.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import anyio
@@ -35,18 +36,24 @@ def describe(event: gambiarra.SessionEvent) -> str:
     return type(event).__name__
 
 
-async def main(argv: list[str]) -> None:
-    options = dict(zip(argv[0::2], argv[1::2]))
-    settings = gambiarra.make_settings(
-        "practice",
-        runner=options.get("--runner", "mock"),
-        model=options.get("--model"),
-        mock_tps="0",  # the mock model as fast as it goes
-    )
+async def show_events(runner: str, model: str | None) -> None:
+    # The same options, and checks, as `gambiarra-client practice`.
+    settings = gambiarra.make_settings("practice", runner=runner, model=model, mock_tps="0")
     async with gambiarra.Session(settings, practice=True, prompt="Conte até cinco.") as session:
         async for event in session:
             print(describe(event), flush=True)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Os eventos de uma rodada de ensaio.")
+    parser.add_argument("--runner", default="mock", help="como em gambiarra-client --runner")
+    parser.add_argument("--model", help="como em gambiarra-client --model")
+    options = parser.parse_args()
+    try:
+        anyio.run(show_events, options.runner, options.model)
+    except gambiarra.GambiarraError as error:  # a bad option, no model server...
+        sys.exit(f"{error} (código {int(error.exit_code)})")
+
+
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1:])
+    main()
