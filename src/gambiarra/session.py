@@ -89,12 +89,7 @@ async def play(
     """
     _diagnostics(settings)
     feed = None if listener is None else EventFeed(listener)
-    settings, plugin = _with_runner(settings, runner)
-    mode = "agent" if world else "rounds"
-    container = build(
-        settings, view=_view_name(screen, settings), mode=mode, listener=feed, runner=plugin
-    )
-    await run_session(container, settings)
+    await _play(settings, feed, runner, screen, world)
 
 
 async def practice(
@@ -125,13 +120,7 @@ async def practice(
     """
     _diagnostics(settings)
     feed = None if listener is None else EventFeed(listener)
-    settings, plugin = _with_runner(settings, runner)
-    rehearsal = _Rehearsal(settings, feed, plugin, _view_name(screen, settings))
-    with _arena_screen(arena_out) as board, _unwrapped():
-        if settings.world:
-            await rehearsal.world(board)
-        else:
-            await rehearsal.rounds(board, prompt)
+    await _practice(settings, feed, prompt, runner, screen, arena_out)
 
 
 class Session:
@@ -152,7 +141,9 @@ class Session:
         practice: rehearse against a local practice arena (``practice``)
             instead of joining ``settings.url`` (``play``).
         prompt: the practice rounds' challenge.
-        runner, screen, world: as for ``play``.
+        runner, screen: as for ``play``.
+        world: the 2-D world: played beside the rounds (``play``), or
+            rehearsed instead of them (``practice``).
     """
 
     def __init__(
@@ -165,12 +156,12 @@ class Session:
         screen: Screen | None = None,
         world: bool = False,
     ) -> None:
-        self._settings = replace(settings, world=world) if practice else settings
+        # ``settings.world`` (``--world``) chooses the world rehearsal too.
+        self._settings = replace(settings, world=world or settings.world)
         self._practice = practice
         self._prompt = prompt
         self._runner = runner
         self._screen = screen
-        self._world = world
         self._feed: EventFeed | None = None  # made on entry: it needs the event loop
         self._group: anyio.abc.TaskGroup | None = None
         self._error: Exception | None = None
@@ -204,21 +195,14 @@ class Session:
 
     async def _play(self) -> None:
         assert self._feed is not None
-        settings, plugin = _with_runner(self._settings, self._runner)
-        view = _view_name(self._screen, settings)
         try:
             if self._practice:
-                rehearsal = _Rehearsal(settings, self._feed, plugin, view)
-                with _arena_screen(None) as board, _unwrapped():
-                    await (rehearsal.world(board) if settings.world else rehearsal.rounds(
-                        board, self._prompt
-                    ))  # fmt: skip
-            else:
-                mode = "agent" if self._world else "rounds"
-                container = build(
-                    settings, view=view, mode=mode, listener=self._feed, runner=plugin
+                await _practice(
+                    self._settings, self._feed, self._prompt, self._runner, self._screen, None
                 )
-                await run_session(container, settings)
+            else:
+                settings, world = self._settings, self._settings.world
+                await _play(settings, self._feed, self._runner, self._screen, world)
         except Exception as exc:  # raised to the caller when the block is left
             self._error = exc
         finally:
@@ -267,7 +251,38 @@ async def run_session(container: Container, settings: Settings) -> None:
             await shutdown(container)
 
 
+async def _play(
+    settings: Settings,
+    feed: EventFeed | None,
+    runner: RunnerFunction | None,
+    screen: Screen | None,
+    world: bool,
+) -> None:
+    settings, plugin = _with_runner(settings, runner)
+    mode = "agent" if world else "rounds"
+    view = _view_name(screen, settings)
+    container = build(settings, view=view, mode=mode, listener=feed, runner=plugin)
+    await run_session(container, settings)
+
+
 # ---------------------------------------------------------------- practice
+
+
+async def _practice(
+    settings: Settings,
+    feed: EventFeed | None,
+    prompt: str,
+    runner: RunnerFunction | None,
+    screen: Screen | None,
+    arena_out: TextIO | None,
+) -> None:
+    settings, plugin = _with_runner(settings, runner)
+    rehearsal = _Rehearsal(settings, feed, plugin, _view_name(screen, settings))
+    with _arena_screen(arena_out) as board, _unwrapped():
+        if settings.world:
+            await rehearsal.world(board)
+        else:
+            await rehearsal.rounds(board, prompt)
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,18 @@ async def test_a_listener_that_raises_ends_the_session_with_its_error() -> None:
         )  # fmt: skip
         with anyio.fail_after(10), pytest.raises(LookupError, match="o painel quebrou"):
             await gambiarra.play(settings, listener=listener)
+
+
+async def test_a_world_rehearsal_yields_its_pulses_and_the_tally() -> None:
+    settings = gambiarra.make_settings("practice", runner="mock", mock_tps="0", pulses=3)
+    events: list[SessionEvent] = []
+    with anyio.fail_after(20):
+        await collect(gambiarra.Session(settings, practice=True, world=True), events)
+    pulses = [e for e in events if isinstance(e, gambiarra.Pulse)]
+    assert [p.pulse for p in pulses] == sorted(p.pulse for p in pulses)
+    assert len(pulses) == 3
+    (tally,) = [e for e in events if isinstance(e, gambiarra.WorldSummary)]
+    assert tally.pulses == 3
+    assert isinstance(events[2], Connected)
+    assert events[2].joining_world
+    assert events[-1] == SessionEnded(exit_code=0)

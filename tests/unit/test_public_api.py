@@ -156,3 +156,41 @@ def test_keywords_win_over_the_environment_which_wins_over_the_file(tmp_path: Pa
     assert (settings.nickname, settings.max_tokens, settings.rounds) == ("Arquivo", 22, 9)
     # Without ``environ`` no variable is read: a program says where its values come from.
     assert make_settings("play", config_file=str(config), **REQUIRED).max_tokens == 11
+
+
+@pytest.mark.parametrize(
+    ("argv", "called", "options"),
+    [
+        (["--pin", "1", "--participant-id", "a", "--nickname", "b"], "play", {"screen": "auto"}),
+        (
+            ["agent", "--pin", "1", "--participant-id", "a", "--nickname", "b"],
+            "play",
+            {"screen": "auto", "world": True},
+        ),
+        (["practice", "--prompt", "Oi?"], "practice", {"prompt": "Oi?", "screen": None}),
+        (["practice", "--world"], "practice", {"screen": "console"}),
+    ],
+)
+def test_the_command_line_plays_through_the_public_api(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], called: str, options: dict[str, object]
+) -> None:
+    """The proof that the API is enough: the sessions of the CLI are ``gambiarra.play``
+    and ``gambiarra.practice``, given the settings ``make_settings`` built."""
+    from gambiarra.app import execute
+
+    calls: list[tuple[str, gambiarra.Settings, dict[str, object]]] = []
+
+    def recorder(name: str):  # type: ignore[no-untyped-def]
+        async def session(settings: gambiarra.Settings, **kwargs: object) -> None:
+            calls.append((name, settings, kwargs))
+
+        return session
+
+    monkeypatch.setattr(gambiarra, "play", recorder("play"))
+    monkeypatch.setattr(gambiarra, "practice", recorder("practice"))
+    command = parse(argv, {})
+    assert execute(command.name, command.settings, command.prompt) == 0
+    ((name, settings, kwargs),) = calls
+    assert name == called
+    assert settings == command.settings
+    assert options.items() <= kwargs.items()
