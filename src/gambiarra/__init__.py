@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from gambiarra.config import COMMANDS, OPTIONS, Option, Settings, make_settings
+from gambiarra.commands import COMMANDS, make_settings
+from gambiarra.config import OPTIONS, Option, Settings
 from gambiarra.errors import (
     ArenaRejected,
     ArenaUnreachable,
@@ -38,6 +39,7 @@ from gambiarra.errors import (
 )
 
 if TYPE_CHECKING:
+    from gambiarra.adapters.feed import Listener
     from gambiarra.adapters.plugins import RunnerInfo, available_runners
     from gambiarra.domain.events import Outcome
     from gambiarra.domain.metrics import ModelFigures
@@ -70,13 +72,14 @@ if TYPE_CHECKING:
         WorldSummary,
     )
     from gambiarra.ports import HandBack, RunnerFunction, RunnerRequest, TokenChunk
-    from gambiarra.session import Listener, Screen, Session, play, practice
+    from gambiarra.session import Screen, Session, play, practice
 
 __version__ = "0.1.0"
 """The package version (the installed distribution's, ``gambiarra-client``)."""
 
 # Loaded on first use: these pull in msgspec, anyio and the network libraries.
 _LAZY = {
+    "gambiarra.adapters.feed": ("Listener",),
     "gambiarra.adapters.plugins": ("RunnerInfo", "available_runners"),
     "gambiarra.domain.events": ("Outcome",),
     "gambiarra.domain.metrics": ("ModelFigures",),
@@ -88,7 +91,7 @@ _LAZY = {
         "ViewEvent", "WorldStopped", "WorldSummary",
     ),
     "gambiarra.ports": ("HandBack", "RunnerFunction", "RunnerRequest", "TokenChunk"),
-    "gambiarra.session": ("Listener", "Screen", "Session", "play", "practice"),
+    "gambiarra.session": ("Screen", "Session", "play", "practice"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 

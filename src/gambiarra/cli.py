@@ -28,7 +28,8 @@ from gambiarra import (
     Settings,
     make_settings,
 )
-from gambiarra.config import COMMAND_DEFAULTS, OPTION_BY_NAME, PRACTICE_PROMPT, command_options
+from gambiarra.commands import COMMAND_DEFAULTS, PRACTICE_PROMPT, command_options
+from gambiarra.config import OPTION_BY_NAME
 from gambiarra.errors import unwrap
 
 __all__ = ["COMMANDS", "Command", "main", "parse", "run", "version"]

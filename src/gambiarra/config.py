@@ -3,48 +3,41 @@
 This module is imported by ``--help``, so it stays light: no adapters, no
 network libraries. ``OPTIONS`` is the one table that the command line, the
 environment variables, the config file, the README and ``make_settings`` (the
-library's way in) all follow; ``COMMANDS`` says which options each command
-takes. Precedence: flag (or keyword) > environment > config file > default.
+library's way in, in ``gambiarra.commands``) all follow. Precedence: flag
+(or keyword) > environment > config file > default.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from gambiarra.errors import ConfigError
 
 __all__ = [
     "APIS",
-    "COMMANDS",
-    "COMMAND_DEFAULTS",
     "ID_LIMIT",
     "NICKNAME_LIMIT",
     "OPTIONS",
+    "OPTION_BY_KEY",
     "OPTION_BY_NAME",
     "PLUGIN_GROUP",
-    "PRACTICE_PROMPT",
     "REGISTERING",
     "RUNNERS",
-    "TOLERATED",
     "Option",
     "Settings",
-    "command_options",
-    "complete",
     "from_env",
     "from_file",
-    "make_settings",
     "os_reason",
     "parse_value",
     "read_text_file",
+    "typed_value",
 ]
 
 RUNNERS = ("ollama", "lmstudio", "llamacpp", "openai", "mock")
 PLUGIN_GROUP = "gambiarra.runners"  # the entry-point group of installable runners
-PRACTICE_PROMPT = "Escreva um haicai sobre gambiarras."  # the rehearsal's challenge
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # The API each runner may use; the first is its default.
 APIS = {
@@ -58,8 +51,8 @@ APIS = {
 class Settings:
     """Everything one run of the client needs, after flags, env, file and defaults.
 
-    Build it with ``make_settings``, which checks every value as the command
-    line does; the fields are the ``OPTIONS`` names.
+    Build it with ``gambiarra.make_settings``, which checks every value as
+    the command line does; the fields are the ``OPTIONS`` names.
     """
 
     pin: str = ""
@@ -471,7 +464,8 @@ OPTIONS: tuple[Option, ...] = (
 """Every option: its flag, variable, config-file key, help text and check."""
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
-_BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
+OPTION_BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
+"""Options by config-file key (``max-tokens``) and by field name (``max_tokens``)."""
 
 
 def parse_value(option: Option, raw: str, source: str) -> Any:
@@ -588,10 +582,10 @@ def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
         raise ConfigError(_toml_error(path, text, exc)) from None
     values: dict[str, Any] = {}
     for key, value in data.items():
-        option = _BY_KEY.get(key)
+        option = OPTION_BY_KEY.get(key)
         if option is None:
             raise ConfigError(f"{path}: chave desconhecida {key[:60]!r}; confira o nome da opção")
-        checked = _typed(option, value, f"{path}: {key}")
+        checked = typed_value(option, value, f"{path}: {key}")
         if option.name in names:
             values[option.name] = checked
     return values
@@ -611,7 +605,12 @@ def _toml_error(path: str, text: str, exc: ValueError) -> str:
     )
 
 
-def _typed(option: Option, value: Any, source: str) -> Any:
+def typed_value(option: Option, value: Any, source: str) -> Any:
+    """Check a value given as a Python value (config file, program), not as text.
+
+    Raises:
+        ConfigError: it has the wrong type or fails the option's check.
+    """
     expected = {
         str: "um texto",
         int: "um número inteiro",
@@ -629,152 +628,3 @@ def _typed(option: Option, value: Any, source: str) -> Any:
         shown = "(oculto)" if option.secret else repr(value)[:60]
         raise ConfigError(f"{source} deve ser {expected[option.kind]} (veio {shown})")
     return parse_value(option, str(value).lower() if option.kind is bool else str(value), source)
-
-
-# ---------------------------------------------------------------- commands
-
-_ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects", "ca_file")
-_MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
-                 "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
-_GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
-_MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
-_AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
-          "pulses")  # fmt: skip
-_OUTPUT = ("save_dir", "json", "log_level")
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
-    "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
-    "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
-                 "nickname", "save_dir", "log_level"),
-    "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
-               "runner_timeout", "json", "log_level"),
-    "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,
-               *_MODEL_KEEPING, "think", "log_level"),
-    "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
-              "ramp", "seed", *[o for o in _MODEL_SERVER if o != "mock_tps"], "temperature",
-              "max_tokens", "json", "log_level"),
-    "runners": ("json", "log_level"),
-}  # fmt: skip
-"""The options each command takes, by ``Settings`` field name, in ``--help`` order."""
-
-# Options a command takes without using them, so that the line that plays can
-# be rerun as `doctor` or `models`; checked like any other, hidden from --help.
-TOLERATED: dict[str, tuple[str, ...]] = {
-    "models": ("model", "api", "mock_tps"),
-    "doctor": ("rounds", "max_reconnects", "temperature", "max_tokens", "system",
-               "prompt_template"),
-    "swarm": ("mock_tps",),
-}  # fmt: skip
-# Where a command starts from other defaults than Settings'.
-COMMAND_DEFAULTS = {
-    "practice": Settings(pin="pratica", participant_id="pratica", nickname="Você", rounds=1),
-    "swarm": Settings(runner="mock", model="mock"),
-}
-
-
-def command_options(command: str) -> tuple[str, ...]:
-    """Every option ``command`` accepts: those it shows, then those it tolerates."""
-    return (*COMMANDS[command], *TOLERATED.get(command, ()))
-
-
-def make_settings(
-    command: str = "play",
-    /,
-    *,
-    config_file: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    **options: Any,
-) -> Settings:
-    """The settings of one command, every value checked exactly as the command line does.
-
-    Precedence: ``options`` > ``environ`` > ``config_file`` > the command's defaults.
-
-    Args:
-        command: ``play``, ``agent``, ``practice``, ``models``, ``doctor``,
-            ``swarm`` or ``runners``: which options it takes, which it requires
-            and its defaults (``practice`` needs no PIN and plays one round).
-        config_file: a TOML file with the options (``max-tokens = 300``), as
-            ``--config``.
-        environ: where to read ``GAMBIARRA_*`` variables (pass ``os.environ``
-            to behave like the command line); None reads none.
-        **options: values by option name (``max_tokens=300``). Text is read as
-            a flag's text is (``rounds="3"``), other values as in the config
-            file; None means "not given".
-
-    Raises:
-        ConfigError: an unknown command or option, an option the command does
-            not take, a bad value, a missing required option or an unreadable
-            file: one Portuguese line saying what to fix.
-    """
-    if command not in COMMANDS:
-        raise ConfigError(f"comando desconhecido {command!r}; use um de: {', '.join(COMMANDS)}")
-    names = command_options(command)
-    values = from_file(config_file, names) if config_file else {}
-    if environ is not None:
-        values.update(from_env(environ, names))
-    for key, value in options.items():
-        option = _BY_KEY.get(key)
-        if option is None:
-            raise ConfigError(f"opção desconhecida {key[:60]!r}; confira o nome da opção")
-        if option.name not in names:
-            raise ConfigError(f"{option.flag} não vale para o comando {command}")
-        if value is None:
-            continue
-        if isinstance(value, str):  # as typed on the command line
-            values[option.name] = parse_value(option, value, option.flag)
-        else:  # as written in the config file
-            values[option.name] = _typed(option, value, option.flag)
-    return complete(command, values)
-
-
-def complete(command: str, given: Mapping[str, Any]) -> Settings:
-    """Rules that a single option cannot check: required options, pairs, files.
-
-    Raises:
-        ConfigError: one line saying what is missing or wrong.
-    """
-    missing = [
-        f"{o.flag} (ou {o.env})"
-        for o in OPTIONS
-        if command in o.required_by and not given.get(o.name)
-    ]
-    if missing:
-        raise ConfigError("falta informar " + ", ".join(missing))
-    settings = replace(COMMAND_DEFAULTS.get(command, Settings()), **given)
-    if settings.runner == "mock" and "model" not in given:
-        settings = replace(settings, model="mock")  # don't show a real model's name for fake text
-    if settings.api is not None and settings.api not in APIS.get(settings.runner, ()):
-        allowed = " ou ".join(APIS.get(settings.runner, ())) or "nenhuma escolha"
-        raise ConfigError(
-            f"--api {settings.api} não vale para --runner {settings.runner} ({allowed})"
-        )
-    _check_files(settings)
-    if command == "practice" and settings.world and settings.pulses is None:
-        settings = replace(settings, pulses=20)
-    return settings
-
-
-TEMPLATE_FILE_LIMIT = 256 * 1024  # bytes; a prompt template is a page or two
-
-
-def _check_files(settings: Settings) -> None:
-    """Files are read (and thrown away) now, so a bad one stops the start, not a round."""
-    if settings.prompt_template is not None:
-        from gambiarra.domain.prompting import PLACEHOLDER
-
-        flag = "--prompt-template " + settings.prompt_template
-        if PLACEHOLDER not in read_text_file(settings.prompt_template, flag, TEMPLATE_FILE_LIMIT):
-            raise ConfigError(f"{flag}: o modelo precisa conter {PLACEHOLDER}")
-    if settings.agent_template is not None:
-        flag = "--agent-template " + settings.agent_template
-        read_text_file(settings.agent_template, flag, TEMPLATE_FILE_LIMIT)
-    if settings.ca_file is not None:
-        try:
-            Path(settings.ca_file).open("rb").close()
-        except OSError as exc:
-            raise ConfigError(
-                f"--ca-file {settings.ca_file}: não consegui ler o arquivo ({os_reason(exc)})"
-            ) from None
-    save_dir = settings.save_dir
-    if save_dir is not None and Path(save_dir).exists() and not Path(save_dir).is_dir():
-        raise ConfigError(f"--save-dir {save_dir}: já existe e não é uma pasta; escolha outra")

@@ -11,8 +11,7 @@ their own: a slow listener or consumer never holds a token back from the arena
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -23,33 +22,26 @@ import anyio.abc
 import structlog
 
 from gambiarra.adapters.device import describe_device
+from gambiarra.adapters.feed import EventFeed, Listener
 from gambiarra.adapters.plugins import PluginRunner
 from gambiarra.adapters.warmup import kept_loaded
 from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
-from gambiarra.config import PRACTICE_PROMPT, Settings
+from gambiarra.commands import PRACTICE_PROMPT
+from gambiarra.config import Settings
 from gambiarra.containers import Container, build, pick_view, resolve, shutdown
 from gambiarra.errors import ExitCode, GambiarraError, RunnerFailed, unwrap
 from gambiarra.events import (
     CheckingModel,
     Connecting,
-    Reasoning,
-    RoundStarted,
     SessionEnded,
     SessionEvent,
-    Tokens,
 )
 from gambiarra.logs import configure
 from gambiarra.ports import ModelRunner, RoundView, RunnerFunction
 from gambiarra.service import ArenaClient
 
-__all__ = ["EventFeed", "Listener", "Screen", "Session", "play", "practice", "run_session"]
-
-Listener: TypeAlias = Callable[[SessionEvent], object]
-"""Called with every event, in order, from a task of its own (never on the token path).
-
-It should return quickly; what it raises ends the session with that error.
-"""
+__all__ = ["Listener", "Screen", "Session", "play", "practice", "run_session"]
 
 Screen: TypeAlias = Literal["auto", "console", "live", "json"]
 """What to print on stdout, as the command line does: plain lines (``console``),
@@ -372,119 +364,3 @@ def _view_name(screen: Screen | None, settings: Settings) -> str:
     if screen is None:
         return "silent"
     return pick_view(settings) if screen == "auto" else screen
-
-
-# ---------------------------------------------------------------- the feed
-
-
-@dataclass(slots=True)
-class _Text:
-    """Answer or reasoning text not handed over yet; later pieces join it."""
-
-    reasoning: bool
-    round: int
-    pieces: list[str]
-    count: int
-
-    def event(self) -> Tokens | Reasoning:
-        text = "".join(self.pieces)
-        if self.reasoning:
-            return Reasoning(round=self.round, text=text)
-        return Tokens(round=self.round, text=text, count=self.count)
-
-
-class EventFeed:
-    """A view that queues the session's events for a listener or an iterator.
-
-    Telling it costs an append (answer text joins the text still waiting);
-    with a listener, ``run()`` hands the events over in a task of its own.
-    Nothing is dropped: iterate promptly (a stuck consumer holds the state
-    lines of the session, a few per round, and the text not yet read).
-    """
-
-    tick_interval: float | None = None
-
-    def __init__(self, listener: Listener | None = None) -> None:
-        self._listener = listener
-        self._pending: deque[SessionEvent | _Text] = deque()
-        self._round = 0
-        self._wake = anyio.Event()
-        self._closed = False
-        self._finished = False
-
-    # ------------------------------------------------------------ the view
-
-    def token(self, text: str, count: int = 1) -> None:
-        self._put_text(text, False, count)
-
-    def reasoning(self, text: str) -> None:
-        self._put_text(text, True, 1)
-
-    def show(self, event: SessionEvent) -> None:
-        if isinstance(event, RoundStarted):
-            self._round = event.round
-        self._pending.append(event)
-        self._woken()
-
-    def tick(self) -> None:
-        pass
-
-    async def run(self) -> None:
-        """Hand events to the listener until cancelled (no listener: returns)."""
-        if self._listener is None:
-            return
-        while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            self._deliver()
-
-    def close(self) -> None:
-        """Hand over what is left; from now on each event is handed over at once."""
-        self._closed = True
-        self._deliver()
-
-    # ------------------------------------------------------------ the iterator
-
-    def finish(self) -> None:
-        """No more events: iteration ends once the queue is empty."""
-        self._finished = True
-        self._wake.set()
-
-    def __aiter__(self) -> EventFeed:
-        return self
-
-    async def __anext__(self) -> SessionEvent:
-        while not self._pending:
-            if self._finished:
-                raise StopAsyncIteration
-            await self._wake.wait()
-            self._wake = anyio.Event()
-        return self._event(self._pending.popleft())
-
-    # ------------------------------------------------------------ internals
-
-    def _put_text(self, text: str, reasoning: bool, count: int) -> None:
-        last = self._pending[-1] if self._pending else None
-        if isinstance(last, _Text) and last.reasoning is reasoning:
-            last.pieces.append(text)
-            last.count += count
-            return  # the wake-up for it is already pending
-        self._pending.append(_Text(reasoning, self._round, [text], count))
-        self._woken()
-
-    def _woken(self) -> None:
-        if self._closed:
-            self._deliver()
-        else:
-            self._wake.set()
-
-    def _deliver(self) -> None:
-        if self._listener is None:
-            self._wake.set()  # an iterator reads them
-            return
-        while self._pending:
-            self._listener(self._event(self._pending.popleft()))
-
-    @staticmethod
-    def _event(item: SessionEvent | _Text) -> SessionEvent:
-        return item.event() if isinstance(item, _Text) else item

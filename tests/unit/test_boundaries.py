@@ -79,3 +79,16 @@ def test_the_plugin_adapter_never_reaches_into_the_core() -> None:
     assert not {"gambiarra.service", "gambiarra.session", "gambiarra.containers"} & imports(
         PACKAGE / "adapters" / "plugins.py"
     )
+
+
+def test_the_commands_module_stays_light_too() -> None:
+    """``--help`` imports it: the table and the errors, nothing heavier."""
+    assert imports(PACKAGE / "commands.py", top_level_only=True) <= {
+        "__future__",
+        "collections.abc",
+        "dataclasses",
+        "pathlib",
+        "typing",
+        "gambiarra.config",
+        "gambiarra.errors",
+    }

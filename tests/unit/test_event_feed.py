@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from gambiarra.adapters.feed import EventFeed
 from gambiarra.events import Connected, Reasoning, RoundStarted, SessionEnded, SessionEvent, Tokens
-from gambiarra.session import EventFeed
 
 pytestmark = pytest.mark.anyio
 
