@@ -54,17 +54,19 @@ async def with_client(
     **options: Any,
 ) -> None:
     """Play ``runner`` against a practice arena while ``body`` runs the rounds."""
-    async with PracticeArena(pin="4321") as arena:
-        settings = gambiarra.make_settings(
-            "play", url=arena.url, pin="4321", participant_id="plug", nickname="Plug",
-            no_device_info=True, **options,
-        )  # fmt: skip
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: gambiarra.play(settings, runner=runner, listener=events.append))
-            with anyio.fail_after(10):
+    with anyio.fail_after(10):
+        async with PracticeArena(pin="4321") as arena:
+            settings = gambiarra.make_settings(
+                "play", url=arena.url, pin="4321", participant_id="plug", nickname="Plug",
+                no_device_info=True, **options,
+            )  # fmt: skip
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(
+                    lambda: gambiarra.play(settings, runner=runner, listener=events.append)
+                )
                 await arena.wait_registered("plug")
                 await body(arena)
-            tg.cancel_scope.cancel()
+                tg.cancel_scope.cancel()
 
 
 def outcomes(events: list[SessionEvent]) -> list[tuple[int, Outcome]]:

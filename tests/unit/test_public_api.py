@@ -57,7 +57,7 @@ def test_importing_gambiarra_loads_no_io_library_until_a_session_is_used() -> No
         "print(json.dumps([light, sorted(sys.modules)]))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stderr
     light, after = ({name.split(".")[0] for name in names} for names in json.loads(result.stdout))
