@@ -7,10 +7,18 @@ from dataclasses import dataclass
 
 import anyio
 
-from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.adapters.console import EventLines
+from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.protocol import ClientMessage
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.errors import RunnerFailed
+from gambiarra.events import (
+    Pulse,
+    RoundEnded,
+    RoundStarted,
+    SessionEvent,
+    WorldSummary,
+    tag_of,
+)
 from gambiarra.ports import Incoming, ModelDescription, TokenChunk
 
 
@@ -87,19 +95,26 @@ class ScriptedRunner:
 
 
 class RecordingView:
-    """Remembers what the participant would have seen."""
+    """Remembers what the participant would have seen.
+
+    Every event lands in ``events``; a state change also in ``statuses`` as
+    the console would print it (so tests read the participant's own words).
+    Subclasses hook ``round_started``, ``round_ended`` or ``status``.
+    """
 
     tick_interval: float | None = None
 
     def __init__(self) -> None:
-        self.started: list[GenerationRequest] = []
+        self.events: list[SessionEvent] = []
+        self.started: list[RoundStarted] = []
         self.text: list[str] = []
         self.thoughts: list[str] = []
         self.ended: list[RoundEnded] = []
         self.statuses: list[str] = []
-        self.pulses: list[PulseReport] = []
-        self.summaries: list[AgentSummary] = []
+        self.pulses: list[Pulse] = []
+        self.summaries: list[WorldSummary] = []
         self.closed = 0
+        self._lines = EventLines()
 
     async def run(self) -> None:
         pass
@@ -107,26 +122,34 @@ class RecordingView:
     def close(self) -> None:
         self.closed += 1
 
-    def round_started(self, request: GenerationRequest) -> None:
-        self.started.append(request)
-
     def token(self, text: str, count: int = 1) -> None:
         self.text.append(text)
 
     def reasoning(self, text: str) -> None:
         self.thoughts.append(text)
 
-    def round_ended(self, ended: RoundEnded) -> None:
-        self.ended.append(ended)
+    def show(self, event: SessionEvent) -> None:
+        self.events.append(event)
+        line = self._lines.line(event)
+        if isinstance(event, RoundStarted):
+            self.round_started(event)
+        elif isinstance(event, RoundEnded):
+            self.round_ended(event)
+        elif isinstance(event, Pulse):
+            self.pulses.append(event)
+        elif isinstance(event, WorldSummary):
+            self.summaries.append(event)
+        elif line is not None:
+            self.status(tag_of(event), line)
 
-    def status(self, event: str, text: str) -> None:
-        self.statuses.append(text)
+    def round_started(self, event: RoundStarted) -> None:
+        self.started.append(event)
 
-    def pulse(self, report: PulseReport) -> None:
-        self.pulses.append(report)
+    def round_ended(self, event: RoundEnded) -> None:
+        self.ended.append(event)
 
-    def world_summary(self, summary: AgentSummary) -> None:
-        self.summaries.append(summary)
+    def status(self, kind: str, line: str) -> None:
+        self.statuses.append(line)
 
     def tick(self) -> None:
         pass

@@ -1,7 +1,9 @@
-"""The jobs of the command line, as coroutines: play, practice, models, doctor.
+"""The jobs of the command line, as coroutines: play, practice, models, doctor, runners.
 
-``cli`` parses and maps errors to exit codes; this module wires the container
-and runs the job (and, for practice, a local arena beside the client).
+``cli`` parses and maps errors to exit codes; this module runs the job. The
+sessions (play, agent, practice) go through the public API (``gambiarra.play``
+and ``gambiarra.practice``), the same a program uses; the tools wire the
+container themselves.
 """
 
 from __future__ import annotations
@@ -16,22 +18,18 @@ from typing import Any, TextIO
 
 import anyio
 
-from gambiarra.adapters.device import describe_device
-from gambiarra.adapters.warmup import kept_loaded
-from gambiarra.arena.screen import ArenaScreen
-from gambiarra.arena.server import PracticeArena
-from gambiarra.config import Settings
+import gambiarra
+from gambiarra.config import PLUGIN_GROUP, Settings
 from gambiarra.containers import Container, build, resolve, shutdown
 from gambiarra.doctor import Check, run_checks
-from gambiarra.errors import ArenaUnreachable, ExitCode, Interrupted, RunnerFailed
+from gambiarra.errors import ArenaUnreachable, ExitCode, Interrupted
 from gambiarra.logs import configure
-from gambiarra.ports import ModelDescription, ModelRunner, RoundView
+from gambiarra.ports import ModelDescription, ModelRunner
 from gambiarra.service import ArenaClient
+from gambiarra.session import run_session
 from gambiarra.swarm import SwarmStats
 
-__all__ = ["doctor", "execute", "models", "play", "practice", "practice_world", "swarm"]
-
-PRACTICE_ROUND_TIMEOUT_MS = 90_000
+__all__ = ["doctor", "execute", "models", "play", "runners", "swarm"]
 
 
 def execute(command: str, settings: Settings, prompt: str) -> int:
@@ -42,14 +40,19 @@ def execute(command: str, settings: Settings, prompt: str) -> int:
     """
     configure(settings.log_level, secrets=settings.secrets)
     jobs: dict[str, Callable[[], Awaitable[int | None]]] = {
-        "play": lambda: play(settings),
-        "agent": lambda: play(settings, build(settings, mode="agent")),
-        "practice": lambda: (
-            practice_world(settings) if settings.world else practice(settings, prompt)
+        "play": lambda: gambiarra.play(settings, screen="auto"),
+        "agent": lambda: gambiarra.play(settings, screen="auto", world=True),
+        "practice": lambda: gambiarra.practice(
+            settings,
+            prompt=prompt,
+            # In world mode the client prints each pulse; in rounds, the arena's screen says it all.
+            screen="console" if settings.world else None,
+            arena_out=sys.stdout,
         ),
         "models": lambda: models(settings),
         "doctor": lambda: doctor(settings),
         "swarm": lambda: swarm(settings),
+        "runners": lambda: runners(settings),
     }
     code, received = anyio.run(_until_signal, jobs[command])
     if received is not None:
@@ -85,77 +88,48 @@ async def _runner(container: Container) -> ModelRunner:
 
 
 async def play(settings: Settings, container: Container | None = None) -> None:
-    """Check the model, join the arena and play rounds (the original client)."""
-    container = container if container is not None else build(settings)
-    view: RoundView | None = None
-    try:
-        runner = await _runner(container)
-        view = container.view()
-        view.status("checking_model", f"verificando o modelo {settings.model} ({runner.kind})...")
-        await runner.check()
-        # Loaded before registering, kept between rounds, handed back at exit.
-        async with kept_loaded(runner, view.status, warm=not settings.no_warm):
-            if not settings.no_device_info:
-                container.config.device.from_value(await describe_device(runner))
-            view.status("connecting", f"conectando em {settings.url} como {settings.nickname}...")
-            client = await resolve(container.arena_client(), ArenaClient)
-            await client.run()
-    finally:
-        if view is not None:
-            view.close()  # also when the client never started (idempotent)
-        with anyio.move_on_after(1.0, shield=True):  # also when cancelled by a signal
-            await shutdown(container)
+    """Play rounds with what ``container`` builds (tests pass their own)."""
+    await run_session(container if container is not None else build(settings), settings)
 
 
-async def practice(settings: Settings, prompt: str, out: TextIO | None = None) -> None:
-    """Rehearse: a local arena, the real client over a real socket, N rounds.
-
-    Raises:
-        RunnerFailed: the model failed in at least one round.
-    """
-    screen = ArenaScreen(out if out is not None else sys.stdout)
-    rounds = settings.rounds or 1
-    failed = 0
-    try:
-        async with PracticeArena(
-            pin=settings.pin, on_token=screen.token, on_done=screen.round_done,
-            on_round=screen.round_started,
-        ) as arena:  # fmt: skip
-            settings = replace(settings, url=arena.url, rounds=rounds)
-            screen.opened(arena.url, settings)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(play, settings, build(settings, view="silent"))
-                await arena.wait_registered(settings.participant_id)
-                for _ in range(rounds):
-                    record = await arena.start_round(
-                        prompt,
-                        max_tokens=settings.max_tokens,
-                        temperature=settings.temperature,
-                        deadline_ms=PRACTICE_ROUND_TIMEOUT_MS,
-                    )
-                    entry = record.entry(settings.participant_id)
-                    await entry.done.wait()
-                    failed += bool(entry.errors)
-    finally:
-        screen.close()  # Ctrl-C mid-answer: the next line starts on its own
-    if failed:
-        raise RunnerFailed(f"o modelo falhou em {failed} de {rounds} rodada(s) do ensaio")
-    screen.finished(rounds)
-
-
-async def practice_world(settings: Settings, out: TextIO | None = None) -> None:
-    """Rehearse world mode: a local 2-D world, the real agent over a real socket.
-
-    The client prints one line per pulse; the arena's own tally closes the run.
-    """
+async def runners(settings: Settings, out: TextIO | None = None) -> None:
+    """Print the built-in runners and the installed plugins."""
     out = out if out is not None else sys.stdout
-    screen = ArenaScreen(out)
-    async with PracticeArena(pin=settings.pin) as arena:
-        world = await arena.start_world(hop_seconds=0.2, stay_seconds=0.6)
-        settings = replace(settings, url=arena.url)
-        screen.world_opened(arena.url, settings, world)
-        await play(settings, build(settings, view="console", mode="agent"))
-        screen.world_done(world, settings.participant_id)
+    found = gambiarra.available_runners()
+    if settings.json:
+        rows = [
+            {
+                "name": r.name,
+                "builtin": r.builtin,
+                "target": r.target,
+                "distribution": r.distribution,
+            }
+            for r in found
+        ]
+        out.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    out.write("embutidos:\n")
+    for runner in (r for r in found if r.builtin):
+        out.write(f"  {runner.name:<10} {_BUILTIN_RUNNERS.get(runner.name, '')}\n")
+    plugins = [r for r in found if not r.builtin]
+    out.write(f"instalados (grupo {PLUGIN_GROUP}):\n")
+    for plugin in plugins:
+        shadowed = (
+            " (ignorado: um embutido tem este nome)" if plugin.name in _BUILTIN_RUNNERS else ""
+        )
+        out.write(f"  {plugin.name:<10} {plugin.target} · {plugin.distribution}{shadowed}\n")
+    if not plugins:
+        out.write('  (nenhum; veja "Escrevendo um runner" no README)\n')
+    out.write("ou qualquer função: --runner pacote.modulo:funcao\n")
+
+
+_BUILTIN_RUNNERS = {
+    "ollama": "Ollama (--ollama-url)",
+    "lmstudio": "LM Studio (--lmstudio-url)",
+    "llamacpp": "llama-server do llama.cpp (--llamacpp-url)",
+    "openai": "servidor compatível com OpenAI: vLLM, LocalAI, Jan... (--base-url)",
+    "mock": "modelo de mentira, determinístico (ensaios e testes)",
+}
 
 
 async def models(settings: Settings, out: TextIO | None = None) -> None:

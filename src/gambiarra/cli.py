@@ -1,10 +1,12 @@
-"""The command line: ``gambiarra-client [practice|agent|models|doctor|swarm] [options]``.
+"""The command line: ``gambiarra-client [practice|agent|models|doctor|swarm|runners] [options]``.
 
-Kept light on purpose: ``--help`` imports only argparse and the option table;
-the container, the adapters and the network libraries load after parsing.
-Every input is checked here, before anything starts: expected failures end
-with one Portuguese line on stderr and an exit code from ``ExitCode``; never
-a traceback.
+Built on the public API: the option table (``gambiarra.OPTIONS``) makes the
+parser, and ``gambiarra.make_settings`` checks the values (the same checks a
+program gets). Kept light on purpose: ``--help`` imports only argparse and the
+option table; the container, the adapters and the network libraries load
+after parsing. Every input is checked before anything starts: expected
+failures end with one Portuguese line on stderr and an exit code from
+``ExitCode``; never a traceback.
 """
 
 from __future__ import annotations
@@ -14,60 +16,27 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from gambiarra.config import (
-    APIS,
-    OPTION_BY_NAME,
-    OPTIONS,
+from gambiarra import (
+    COMMANDS,
+    ConfigError,
+    ExitCode,
+    GambiarraError,
     Option,
     Settings,
-    from_env,
-    from_file,
-    os_reason,
-    parse_value,
-    read_text_file,
+    make_settings,
 )
-from gambiarra.domain.prompting import PLACEHOLDER
-from gambiarra.errors import ConfigError, ExitCode, GambiarraError, unwrap
+from gambiarra.commands import COMMAND_DEFAULTS, PRACTICE_PROMPT, command_options
+from gambiarra.config import OPTION_BY_NAME
+from gambiarra.errors import unwrap
 
 __all__ = ["COMMANDS", "Command", "main", "parse", "run", "version"]
 
 PROG = "gambiarra-client"
-DEFAULT_PROMPT = "Escreva um haicai sobre gambiarras."
+DEFAULT_PROMPT = PRACTICE_PROMPT
 
-_ARENA = ("url", "pin", "participant_id", "nickname", "rounds", "max_reconnects", "ca_file")
-_MODEL_SERVER = ("runner", "model", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url",
-                 "api_key", "api", "runner_timeout", "mock_tps")  # fmt: skip
-_GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template")
-_MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
-_AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
-          "pulses")  # fmt: skip
-_OUTPUT = ("save_dir", "json", "log_level")
-# The options each command uses, as its --help shows them.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
-    "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
-    "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
-                 "nickname", "save_dir", "log_level"),
-    "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
-               "runner_timeout", "json", "log_level"),
-    "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,
-               *_MODEL_KEEPING, "think", "log_level"),
-    "swarm": ("url", "pin", "rounds", "max_reconnects", "ca_file", "count", "id_prefix", "tps",
-              "ramp", "seed", *[o for o in _MODEL_SERVER if o != "mock_tps"], "temperature",
-              "max_tokens", "json", "log_level"),
-}  # fmt: skip
-# Options a command takes without using them, so that the line that plays can
-# be rerun as `doctor` or `models`; checked like any other, hidden from --help.
-_TOLERATED: dict[str, tuple[str, ...]] = {
-    "models": ("model", "api", "mock_tps"),
-    "doctor": ("rounds", "max_reconnects", "temperature", "max_tokens", "system",
-               "prompt_template"),
-    "swarm": ("mock_tps",),
-}  # fmt: skip
 _SUMMARIES = {
     "play": "Coloca o seu modelo local numa rodada da arena do Gambiarra LLM Club.",
     "agent": "Modo mundo: o seu modelo guia um avatar no mundo 2-D da arena (e joga as rodadas).",
@@ -75,6 +44,7 @@ _SUMMARIES = {
     "models": "Lista os modelos instalados no servidor do modelo escolhido.",
     "doctor": "Checklist para a noite do evento: modelo, arena e PIN, cada item com ✓ ou ✗.",
     "swarm": "Ensaio da organização: N participantes simulados, com uma tabela por rodada.",
+    "runners": "Lista os runners: os embutidos e os plugins instalados (grupo gambiarra.runners).",
 }
 
 _DESCRIPTION = f"""\
@@ -85,6 +55,7 @@ Subcomandos (a ajuda de cada um: {PROG} SUBCOMANDO --help):
   models     lista os modelos instalados no servidor do modelo
   doctor     confere modelo, arena e PIN antes do evento
   swarm      N participantes simulados, para a organização ensaiar a arena
+  runners    lista os runners embutidos e os plugins instalados
 Sem subcomando, joga as rodadas com as opções abaixo.
 
 max-tokens e temperature valem só quando o desafio não traz os seus: os
@@ -221,7 +192,7 @@ def _help_text(option: Option, default: Any, command: str) -> str:
     return f"{option.help} [{option.env}{shown}]".replace("%", "%%")
 
 
-def _parser(name: str, defaults: Settings) -> _Parser:
+def _parser(name: str, defaults: Settings, accepted: tuple[str, ...]) -> _Parser:
     prog = PROG if name == "play" else f"{PROG} {name}"
     parser = _Parser(
         prog=prog,
@@ -233,7 +204,7 @@ def _parser(name: str, defaults: Settings) -> _Parser:
     )
     parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
     parser.add_argument("-V", "--version", action=_Version)
-    for option_name in (*COMMANDS[name], *_TOLERATED.get(name, ())):
+    for option_name in accepted:
         _add(parser, OPTION_BY_NAME[option_name], getattr(defaults, option_name), name)
     parser.add_argument(
         "--config", metavar="ARQUIVO", help="arquivo TOML com as opções [GAMBIARRA_CONFIG]"
@@ -243,12 +214,6 @@ def _parser(name: str, defaults: Settings) -> _Parser:
             "--prompt", default=DEFAULT_PROMPT, help=f"o desafio [padrão: {DEFAULT_PROMPT!r}]"
         )
     return parser
-
-
-_DEFAULTS = {
-    "practice": Settings(pin="pratica", participant_id="pratica", nickname="Você", rounds=1),
-    "swarm": Settings(runner="mock", model="mock"),
-}
 
 
 def _command_name(argv: Sequence[str]) -> str:
@@ -267,68 +232,20 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Command:
     """
     name = _command_name(argv)
     args = list(argv[1:] if argv[:1] and argv[0] == name else argv)
-    names = (*COMMANDS[name], *_TOLERATED.get(name, ()))
-    defaults = _DEFAULTS.get(name, Settings())
+    accepted = command_options(name)
     with _portuguese():
-        namespace = _parser(name, defaults).parse_args(args)
-    config_file = namespace.config or environ.get("GAMBIARRA_CONFIG")
-    values = from_file(config_file, names) if config_file else {}
-    values.update(from_env(environ, names))
-    for option_name in names:
-        raw = getattr(namespace, option_name)
-        if raw is None:
-            continue
-        option = OPTION_BY_NAME[option_name]
-        values[option_name] = raw if option.kind is bool else parse_value(option, raw, option.flag)
-    settings = _complete(name, replace(defaults, **values), values)
+        namespace = _parser(name, COMMAND_DEFAULTS.get(name, Settings()), accepted).parse_args(args)
+    flags = {option: getattr(namespace, option) for option in accepted}
+    settings = make_settings(
+        name,
+        config_file=namespace.config or environ.get("GAMBIARRA_CONFIG"),
+        environ=environ,
+        **flags,
+    )
     prompt = getattr(namespace, "prompt", DEFAULT_PROMPT)
     if not prompt.strip():
         raise ConfigError("--prompt: não pode ficar em branco; escreva o desafio")
     return Command(name, settings, prompt)
-
-
-def _complete(name: str, settings: Settings, given: Mapping[str, Any]) -> Settings:
-    """Rules that a single option cannot check: required options, pairs, files."""
-    missing = [
-        f"{o.flag} (ou {o.env})" for o in OPTIONS if name in o.required_by and not given.get(o.name)
-    ]
-    if missing:
-        raise ConfigError("falta informar " + ", ".join(missing))
-    if settings.runner == "mock" and "model" not in given:
-        settings = replace(settings, model="mock")  # don't show a real model's name for fake text
-    if settings.api is not None and settings.api not in APIS.get(settings.runner, ()):
-        allowed = " ou ".join(APIS.get(settings.runner, ())) or "nenhuma escolha"
-        raise ConfigError(
-            f"--api {settings.api} não vale para --runner {settings.runner} ({allowed})"
-        )
-    _check_files(settings)
-    if name == "practice" and settings.world and settings.pulses is None:
-        settings = replace(settings, pulses=20)
-    return settings
-
-
-TEMPLATE_FILE_LIMIT = 256 * 1024  # bytes; a prompt template is a page or two
-
-
-def _check_files(settings: Settings) -> None:
-    """Files are read (and thrown away) now, so a bad one stops the start, not a round."""
-    if settings.prompt_template is not None:
-        flag = "--prompt-template " + settings.prompt_template
-        if PLACEHOLDER not in read_text_file(settings.prompt_template, flag, TEMPLATE_FILE_LIMIT):
-            raise ConfigError(f"{flag}: o modelo precisa conter {PLACEHOLDER}")
-    if settings.agent_template is not None:
-        flag = "--agent-template " + settings.agent_template
-        read_text_file(settings.agent_template, flag, TEMPLATE_FILE_LIMIT)
-    if settings.ca_file is not None:
-        try:
-            Path(settings.ca_file).open("rb").close()
-        except OSError as exc:
-            raise ConfigError(
-                f"--ca-file {settings.ca_file}: não consegui ler o arquivo ({os_reason(exc)})"
-            ) from None
-    save_dir = settings.save_dir
-    if save_dir is not None and Path(save_dir).exists() and not Path(save_dir).is_dir():
-        raise ConfigError(f"--save-dir {save_dir}: já existe e não é uma pasta; escolha outra")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -345,7 +262,7 @@ def _hide_pin(args: list[str]) -> None:
     /proc/PID/cmdline); the environment is private to its owner. The
     re-executed process keeps the same PID, so callers see no difference.
     """
-    if os.name != "posix" or (args[:1] and args[0] in ("practice", "models")):
+    if os.name != "posix" or (args[:1] and args[0] in ("practice", "models", "runners")):
         return
     rest: list[str] = []
     pin: str | None = None

@@ -2,8 +2,9 @@
 
 This module is imported by ``--help``, so it stays light: no adapters, no
 network libraries. ``OPTIONS`` is the one table that the command line, the
-environment variables, the config file and the README all follow.
-Precedence: flag > environment > config file > default.
+environment variables, the config file, the README and ``make_settings`` (the
+library's way in, in ``gambiarra.commands``) all follow. Precedence: flag
+(or keyword) > environment > config file > default.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ __all__ = [
     "ID_LIMIT",
     "NICKNAME_LIMIT",
     "OPTIONS",
+    "OPTION_BY_KEY",
     "OPTION_BY_NAME",
+    "PLUGIN_GROUP",
     "REGISTERING",
     "RUNNERS",
     "Option",
@@ -30,9 +33,11 @@ __all__ = [
     "os_reason",
     "parse_value",
     "read_text_file",
+    "typed_value",
 ]
 
 RUNNERS = ("ollama", "lmstudio", "llamacpp", "openai", "mock")
+PLUGIN_GROUP = "gambiarra.runners"  # the entry-point group of installable runners
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # The API each runner may use; the first is its default.
 APIS = {
@@ -44,7 +49,11 @@ APIS = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one run of the client needs, after flags, env, file and defaults."""
+    """Everything one run of the client needs, after flags, env, file and defaults.
+
+    Build it with ``gambiarra.make_settings``, which checks every value as
+    the command line does; the fields are the ``OPTIONS`` names.
+    """
 
     pin: str = ""
     participant_id: str = ""
@@ -88,6 +97,11 @@ class Settings:
     ramp: float = 50.0
     seed: int = 1
 
+    @property
+    def plugin(self) -> bool:
+        """``runner`` names a plugin (``pacote.modulo:funcao`` or installed), not a built-in."""
+        return self.runner not in RUNNERS
+
     def __repr__(self) -> str:
         # Settings end up in logs and tracebacks; the PIN and the API key must not.
         return f"Settings(participant_id={self.participant_id!r}, url={self.url!r}, pin='***')"
@@ -106,6 +120,7 @@ class Settings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in logs or messages (PIN, API key)."""
         return tuple(s for s in (self.pin, self.api_key) if s)
 
 
@@ -190,6 +205,38 @@ def _duration(text: str) -> float:
     if not 0 < seconds <= 30 * 86_400:
         raise ValueError(f"{text!r}: a duração precisa ser maior que 0 e de até 30 dias")
     return seconds
+
+
+def _dotted(path: str) -> bool:
+    return all(part.isidentifier() for part in path.split("."))
+
+
+def _runner(text: str) -> str:
+    """A built-in runner, ``pacote.modulo:funcao``, or an installed plugin's name.
+
+    Only the spelling is checked for ``modulo:funcao``: importing it is the
+    runner's job, when the session starts (a failure there is exit 4).
+    """
+    text = text.strip()
+    if text in RUNNERS:
+        return text
+    module, colon, function = text.partition(":")
+    if colon:
+        if _dotted(module) and _dotted(function):
+            return text
+        raise ValueError("escreva o plugin como pacote.modulo:funcao")
+    if text and text in _installed_plugins():
+        return text
+    raise ValueError(
+        f"use {', '.join(RUNNERS)}, um plugin instalado (veja gambiarra-client runners) "
+        "ou pacote.modulo:funcao"
+    )
+
+
+def _installed_plugins() -> set[str]:
+    from importlib import metadata  # only for a name that is no built-in
+
+    return {point.name for point in metadata.entry_points(group=PLUGIN_GROUP)}
 
 
 def _boolean(text: str) -> bool:
@@ -344,7 +391,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("ca_file", "certificado (PEM) de uma arena wss:// com certificado próprio", _PATH,
            metavar="ARQUIVO", unset="só os certificados do sistema"),
     # the model
-    Option("runner", "servidor do modelo local", choices=RUNNERS),
+    Option("runner", f"servidor do modelo local ({', '.join(RUNNERS)}), um plugin instalado "
+           "ou pacote.modulo:funcao", _runner, metavar="RUNNER"),
     Option("model", "nome do modelo no servidor local (com --runner mock: mock)", _text(256),
            metavar="MODELO"),
     Option("temperature", f"temperatura, de 0 a {TEMPERATURE_LIMIT:g} ({_FALLBACK})",
@@ -413,9 +461,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", "semente das velocidades e dos textos simulados", _whole(0, 2**63 - 1),
            metavar="N", kind=int),
 )  # fmt: skip
+"""Every option: its flag, variable, config-file key, help text and check."""
 
 OPTION_BY_NAME = {option.name: option for option in OPTIONS}
-_BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
+OPTION_BY_KEY = {option.key: option for option in OPTIONS} | {o.name: o for o in OPTIONS}
+"""Options by config-file key (``max-tokens``) and by field name (``max_tokens``)."""
 
 
 def parse_value(option: Option, raw: str, source: str) -> Any:
@@ -532,10 +582,10 @@ def from_file(path: str, names: tuple[str, ...]) -> dict[str, Any]:
         raise ConfigError(_toml_error(path, text, exc)) from None
     values: dict[str, Any] = {}
     for key, value in data.items():
-        option = _BY_KEY.get(key)
+        option = OPTION_BY_KEY.get(key)
         if option is None:
             raise ConfigError(f"{path}: chave desconhecida {key[:60]!r}; confira o nome da opção")
-        checked = _typed(option, value, f"{path}: {key}")
+        checked = typed_value(option, value, f"{path}: {key}")
         if option.name in names:
             values[option.name] = checked
     return values
@@ -555,7 +605,12 @@ def _toml_error(path: str, text: str, exc: ValueError) -> str:
     )
 
 
-def _typed(option: Option, value: Any, source: str) -> Any:
+def typed_value(option: Option, value: Any, source: str) -> Any:
+    """Check a value given as a Python value (config file, program), not as text.
+
+    Raises:
+        ConfigError: it has the wrong type or fails the option's check.
+    """
     expected = {
         str: "um texto",
         int: "um número inteiro",

@@ -33,6 +33,7 @@ from gambiarra.adapters.llamacpp import LlamaCppRunner
 from gambiarra.adapters.mock import MockRunner
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
+from gambiarra.adapters.plugins import PluginRunner, load_runner
 from gambiarra.adapters.screen_buffer import buffered_stdout
 from gambiarra.adapters.views import MultiView, SilentView
 from gambiarra.config import Settings
@@ -186,11 +187,25 @@ def make_swarm_client(
     return ArenaClient(transport, runner, machine, SwarmProbe(stats, schedule), max_rounds=rounds)
 
 
-def with_archive(screen: RoundView, save_dir: str | None, runner: str, model: str) -> RoundView:
-    """The screen view, plus the round archive when ``--save-dir`` is given."""
-    if save_dir is None:
-        return screen
-    return MultiView([screen, ArchiveView(save_dir, runner, model)])
+def compose_views(
+    screen: RoundView, listener: RoundView | None, save_dir: str | None, runner: str, model: str
+) -> RoundView:
+    """The screen, then a program's listener, then the round archive (``--save-dir``)."""
+    views = [screen]
+    if listener is not None:
+        views.append(listener)
+    if save_dir is not None:
+        views.append(ArchiveView(save_dir, runner, model))
+    return views[0] if len(views) == 1 else MultiView(views)
+
+
+def plugin_runner(spec: str, model: str) -> PluginRunner:
+    """A runner plugin, loaded now so that a missing one stops the start (exit 4).
+
+    Raises:
+        RunnerUnavailable: the plugin cannot be imported, or is no runner function.
+    """
+    return PluginRunner(spec, load_runner(spec), model)
 
 
 def keep_alive_seconds(keep_alive: float | None, no_warm: bool) -> float | None:
@@ -239,7 +254,7 @@ class Container(containers.DeclarativeContainer):
     keep_alive = providers.Callable(keep_alive_seconds, config.keep_alive, config.no_warm)
 
     runner = providers.Selector(
-        config.runner,
+        config.runner_kind,
         ollama=providers.Singleton(
             OllamaRunner,
             http=ollama_http,
@@ -271,6 +286,7 @@ class Container(containers.DeclarativeContainer):
             model=config.model,
         ),
         mock=providers.Singleton(MockRunner, model=config.model, tokens_per_second=config.mock_tps),
+        plugin=providers.Singleton(plugin_runner, spec=config.runner, model=config.model),
     )
 
     # What writes to stdout sits behind a buffer drawn in its own task, so the
@@ -282,9 +298,12 @@ class Container(containers.DeclarativeContainer):
         json=providers.Singleton(buffered_stdout, providers.Singleton(JsonLinesView)),
         silent=providers.Singleton(SilentView),
     )
+    # A program's listener (``gambiarra.play(listener=...)``) sees what the screen sees.
+    listener: providers.Object[RoundView | None] = providers.Object(None)
     view = providers.Singleton(
-        with_archive,
+        compose_views,
         screen=screen,
+        listener=listener,
         save_dir=config.save_dir,
         runner=config.runner,
         model=config.model,
@@ -385,7 +404,14 @@ def pick_view(settings: Settings) -> str:
     return "console"
 
 
-def build(settings: Settings, *, view: str | None = None, mode: str = "rounds") -> Container:
+def build(
+    settings: Settings,
+    *,
+    view: str | None = None,
+    mode: str = "rounds",
+    listener: RoundView | None = None,
+    runner: ModelRunner | None = None,
+) -> Container:
     """A container configured from settings.
 
     Args:
@@ -393,12 +419,19 @@ def build(settings: Settings, *, view: str | None = None, mode: str = "rounds") 
         view: ``console``, ``live``, ``json`` or ``silent``; by default chosen
             from the settings and the terminal (``pick_view``).
         mode: ``rounds`` plays challenges; ``agent`` also plays world mode.
+        listener: a view fed beside the screen (a program's event listener).
+        runner: a runner object to use instead of the one ``settings.runner`` names.
     """
     container = Container()
+    if listener is not None:
+        container.listener.override(providers.Object(listener))
+    if runner is not None:
+        container.runner.override(providers.Object(runner))
     container.config.from_dict(
         {
             **dataclasses.asdict(settings),
             "api": settings.api_name,
+            "runner_kind": "plugin" if settings.plugin else settings.runner,
             "decision_budget": settings.decision_budget,
             "view": view if view is not None else pick_view(settings),
             "mode": mode,

@@ -105,7 +105,7 @@ async def run_checks(
             try:
                 await _model_checks(runner, host, settings, clock, step)
             finally:
-                await hand_back(runner, lambda event, text: None)  # as the participant had it
+                await hand_back(runner, lambda event: None)  # as the participant had it
         else:
             await step(lambda: _skipped("o modelo responde", "o modelo não está instalado"))
     else:

@@ -10,14 +10,17 @@ response, which tells the model server to stop computing).
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
-from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import Challenge, ClientMessage, ServerMessage
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
+
+if TYPE_CHECKING:  # the events module builds on HandBack, defined here
+    from gambiarra.events import SessionEvent
 
 __all__ = [
     "AnswerRecorded",
@@ -34,6 +37,8 @@ __all__ = [
     "Retrying",
     "RoundDetails",
     "RoundView",
+    "RunnerFunction",
+    "RunnerRequest",
     "SessionReplaced",
     "TokenChunk",
     "Warmed",
@@ -53,6 +58,47 @@ class TokenChunk:
     text: str
     reasoning: bool = False
     figures: ModelFigures | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerRequest:
+    """What a runner function is asked for one round (or one world decision).
+
+    The challenge's own values, after the participant's fallbacks: ``prompt``
+    (with ``--prompt-template`` applied), ``max_tokens`` (negative: no limit),
+    ``temperature`` (0 is a real value) and ``seed`` (None: the arena gave
+    none). ``system``: the participant's ``--system``. ``model``: ``--model``.
+    ``deadline_at``: when the client stops the generation, on the
+    ``time.monotonic()`` clock (None: no deadline); ``seconds_left()`` reads it.
+
+    The client enforces the limits itself: the generator is closed after the
+    ``max_tokens``-th piece, at the deadline, and when a new challenge
+    supersedes the round, so a runner need not count or watch the clock.
+    """
+
+    round: int
+    prompt: str
+    max_tokens: int
+    temperature: float
+    model: str
+    seed: int | None = None
+    system: str | None = None
+    deadline_at: float | None = None
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the deadline (never negative); None without a deadline."""
+        if self.deadline_at is None:
+            return None
+        return max(0.0, self.deadline_at - time.monotonic())
+
+
+RunnerFunction: TypeAlias = Callable[[RunnerRequest], AsyncIterator[str | TokenChunk]]
+"""A runner plugin: ``async def runner(request) -> AsyncIterator[str | TokenChunk]``.
+
+Yield the answer's pieces as the model produces them: plain ``str`` for
+answer text, a ``TokenChunk`` for reasoning (``reasoning=True``) or the model
+server's own figures. Raise to fail the round; the session goes on.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,13 +322,15 @@ class ModelHost(Protocol):
 
 
 class RoundView(Protocol):
-    """What the participant sees of the rounds.
+    """What the participant sees of a session: typed events in, drawing out.
 
-    A view with a ``tick_interval`` gets ``tick()`` that often (redraws,
-    batching); None means it needs no ticks. ``run()`` is started beside the
-    client, in its task group, for views that draw in a task of their own
-    (views that draw inline return at once); ``close()`` is called on every
-    way out, after ``run()`` has ended or when it never started.
+    ``token`` and ``reasoning`` are the hot path (answer text as it is sent,
+    no event object per piece); everything else arrives as a ``SessionEvent``
+    through ``show``. A view with a ``tick_interval`` gets ``tick()`` that
+    often (redraws, batching); None means it needs no ticks. ``run()`` is
+    started beside the client, in its task group, for views that draw in a
+    task of their own (views that draw inline return at once); ``close()`` is
+    called on every way out, after ``run()`` has ended or when it never started.
     """
 
     @property
@@ -301,8 +349,6 @@ class RoundView(Protocol):
 
     def tick(self) -> None: ...
 
-    def round_started(self, request: GenerationRequest) -> None: ...
-
     def token(self, text: str, count: int = 1) -> None:
         """Answer text; ``count`` model tokens (more than one once a slow
         screen's buffer merged them)."""
@@ -310,16 +356,6 @@ class RoundView(Protocol):
 
     def reasoning(self, text: str) -> None: ...
 
-    def round_ended(self, ended: RoundEnded) -> None: ...
-
-    def status(self, event: str, text: str) -> None:
-        """A one-line state change; ``event`` names it (registered, link_lost...)."""
-        ...
-
-    def pulse(self, report: PulseReport) -> None:
-        """World mode: one radar pulse answered."""
-        ...
-
-    def world_summary(self, summary: AgentSummary) -> None:
-        """World mode: the final tally, when the world stops or the client quits."""
+    def show(self, event: SessionEvent) -> None:
+        """Anything else that happened: a state change, a round's start or end..."""
         ...

@@ -15,8 +15,10 @@ from contextlib import aclosing
 
 import anyio
 import anyio.abc
+import msgspec
 import structlog
 
+import gambiarra.events as ev
 from gambiarra.domain.arena_errors import ArenaErrorKind, classify
 from gambiarra.domain.events import (
     Action,
@@ -55,9 +57,9 @@ from gambiarra.ports import (
     RoundView,
     SessionReplaced,
 )
-from gambiarra.world import WorldPlayer
+from gambiarra.world import WorldPlayer, world_summary
 
-__all__ = ["ArenaClient"]
+__all__ = ["ArenaClient", "round_ended", "round_started"]
 
 log = structlog.get_logger("gambiarra")
 
@@ -107,7 +109,6 @@ class ArenaClient:
         self._rounds_played = 0
         self._generations: dict[int, anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
-        self._last_reason: str | None = None
         self._joining: anyio.CancelScope | None = None
         self._log = log.bind(participant=machine.participant_id)
 
@@ -137,7 +138,7 @@ class ArenaClient:
             raise error from None
         finally:
             if self._world is not None:
-                self._view.world_summary(self._world.summary)
+                self._view.show(world_summary(self._world.summary))
             self._view.close()  # every way out gives the terminal back
 
     def stop(self) -> None:
@@ -163,10 +164,7 @@ class ArenaClient:
         elif isinstance(item, ServerError):
             self._on_error(item)
         elif isinstance(item, LateChallenge):
-            left = f"faltam {item.left_ms / 1000:.0f} s"
-            self._status(
-                "late_join", f"entrando na rodada {item.challenge.round} já em andamento; {left}"
-            )
+            self._status(ev.LateJoin(round=item.challenge.round, left_ms=item.left_ms))
             self._feed(ChallengeReceived(item.challenge, at=self._clock()))
         elif isinstance(item, AnswerRecorded):
             self._on_recorded(item)
@@ -176,50 +174,37 @@ class ArenaClient:
             self._feed(SessionEnded(at=self._clock()))
             if self._world is not None:
                 self._world.round_free()  # the replaced round no longer holds the model
-            self._status("session_replaced", "a organização abriu uma nova sessão; reconectando")
+            self._status(ev.SessionReplaced())
         else:
             self._on_link(item)
 
     def _on_link(self, item: Incoming) -> None:
-        # One line per change of state; a reason already on screen is not repeated.
         if isinstance(item, LinkUp):
-            self._last_reason = None
             if self._world is not None:
                 self._start_joining()
-            if item.first:
-                waiting = "entrando no mundo 2-D" if self._world else "aguardando o desafio"
-                self._status("registered", f"✓ registrado na arena; {waiting}...")
-            else:
-                resent = f" ({item.resent} mensagem(ns) guardada(s) reenviada(s))"
-                self._status("reconnected", "✓ de volta à arena" + (resent if item.resent else ""))
+            self._status(
+                ev.Connected(
+                    first=item.first,
+                    resent=item.resent,
+                    session_id=item.session_id,
+                    joining_world=self._world is not None,
+                )
+            )
         elif isinstance(item, LinkDown):
-            self._last_reason = item.reason
             playing = self._machine.phase is Phase.GENERATING
-            kept = "; o modelo continua e os tokens ficam guardados" if playing else ""
-            self._status("link_lost", f"⚠ {item.reason}{kept}")
+            self._status(ev.Disconnected(reason=item.reason, generating=playing))
         elif isinstance(item, Retrying):
-            wait = f"tentando de novo em {item.delay:.1f} s"
-            if item.reason == self._last_reason:
-                line = f"↻ {wait}"
-            else:
-                self._last_reason = item.reason
-                line = f"⚠ {item.reason}; {wait}"
-            self._status("retrying", line, item.attempt)
+            self._status(ev.Retrying(delay_s=item.delay, attempt=item.attempt, reason=item.reason))
 
     def _on_recorded(self, recorded: AnswerRecorded) -> None:
-        if recorded.exact:
-            line = f"✓ a arena registrou a rodada {recorded.round} ({recorded.chars} caracteres)"
-        else:
-            line = (
-                f"⚠ a arena registrou a rodada {recorded.round} com um texto diferente do "
-                f"enviado ({recorded.chars} caracteres)"
-            )
-        self._status("answer_recorded", line)
+        self._status(
+            ev.AnswerRecorded(round=recorded.round, chars=recorded.chars, exact=recorded.exact)
+        )
 
     def _on_details(self, details: RoundDetails) -> None:
         playing = self._machine.phase is Phase.GENERATING and self._machine.round == details.round
         if details.svg_mode and playing:
-            self._status("svg_round", "🎨 rodada de desenho: a resposta termina no </svg>")
+            self._status(ev.DrawingRound(round=details.round))
         self._feed(RoundDetailsLearned(details.round, details.svg_mode, self._clock()))
 
     def _start_joining(self) -> None:
@@ -238,27 +223,22 @@ class ArenaClient:
             while await self._transport.world_running() is False:
                 if not told:
                     told = True
-                    self._status(
-                        "world_stopped", "o mundo 2-D está parado; aguardando a organização"
-                    )
+                    self._status(ev.WorldStopped())
                 await anyio.sleep(self._world_poll)
             self._world.joined()
 
     def _on_error(self, error: ServerError) -> None:
-        text = error.message or error.code or "erro sem detalhe"
-        if classify(error) is ArenaErrorKind.CLIENT_BUG:
+        our_bug = classify(error) is ArenaErrorKind.CLIENT_BUG
+        if our_bug:
             self._log.error("arena_rejected_our_message", message=error.message)
-            self._view.status(
-                "client_bug",
-                f"a arena rejeitou uma mensagem nossa ({text}): avise quem mantém o cliente",
-            )
         else:
             self._log.warning("arena_error", message=error.message, code=error.code)
-            self._view.status("arena_error", f"a arena avisou: {text}")
+        self._view.show(ev.ArenaWarned(message=error.message, code=error.code, our_bug=our_bug))
 
-    def _status(self, event: str, text: str, attempt: int | None = None) -> None:
-        self._log.info(event, attempt=attempt, detail=text)
-        self._view.status(event, text)
+    def _status(self, event: ev.SessionEvent) -> None:
+        # A change of state: logged by its kind with its fields, then shown.
+        self._log.info(ev.tag_of(event), **msgspec.structs.asdict(event))
+        self._view.show(event)
 
     # ------------------------------------------------------------ actions
 
@@ -284,10 +264,10 @@ class ArenaClient:
             elif isinstance(action, ShowReasoning):
                 self._view.reasoning(action.text)
             elif isinstance(action, DrawingStillOpen):
-                what = "o desenho ainda está aberto" if action.started else "o desenho nem começou"
                 self._status(
-                    "drawing_open",
-                    f"⚠ faltam {action.tokens_left} tokens e {what}: o que couber vai para a arena",
+                    ev.DrawingOpen(
+                        round=action.round, tokens_left=action.tokens_left, started=action.started
+                    )
                 )
             elif isinstance(action, RoundEnded):
                 self._round_ended(action)
@@ -300,7 +280,7 @@ class ArenaClient:
         self._generations[request.round] = scope
         if self._world is not None:
             self._world.round_busy()
-        self._view.round_started(request)
+        self._view.show(round_started(request))
         self._tg.start_soon(self._generate, request, scope)
 
     def _round_ended(self, ended: RoundEnded) -> None:
@@ -314,7 +294,7 @@ class ArenaClient:
             duration_ms=ended.metrics.duration_ms,
             error=ended.error,
         )
-        self._view.round_ended(ended)
+        self._view.show(round_ended(ended))
         if self._world is not None:
             self._world.round_free()
         self._rounds_played += 1
@@ -355,3 +335,33 @@ class ArenaClient:
             outcome = DeadlinePassed(round_, self._clock())
         if outcome is not None:
             self._feed(outcome)
+
+
+def round_started(request: GenerationRequest) -> ev.RoundStarted:
+    """The public event for a generation request."""
+    return ev.RoundStarted(
+        round=request.round,
+        prompt=request.prompt,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        seed=request.seed,
+        system=request.system,
+        deadline_at=request.deadline_at,
+    )
+
+
+def round_ended(ended: RoundEnded) -> ev.RoundEnded:
+    """The public event for the round machine's end of a round (metrics flattened)."""
+    m = ended.metrics
+    return ev.RoundEnded(
+        round=ended.round,
+        outcome=ended.outcome,
+        tokens=m.tokens,
+        first_token_ms=m.first_token_ms,
+        duration_ms=m.duration_ms,
+        tokens_per_second=m.tokens_per_second,
+        error=ended.error,
+        reasoning_pieces=ended.reasoning,
+        model=ended.model,
+        drawing_closed=ended.drawing_closed,
+    )

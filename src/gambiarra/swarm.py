@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
+from gambiarra.domain.events import Outcome
+from gambiarra.events import ArenaWarned, Connected, RoundEnded, RoundStarted, SessionEvent
 
 __all__ = ["RoundTally", "SwarmProbe", "SwarmStats", "parse_tps_range", "percentile"]
 
@@ -167,11 +167,6 @@ class SwarmProbe:
         self._clock = clock
         self._round: RoundTally | None = None
 
-    def round_started(self, request: GenerationRequest) -> None:
-        self._schedule.clear()
-        self._round = self._stats.tally(request.round)
-        self._round.challenges += 1
-
     async def run(self) -> None:
         pass  # counts inline: it is never behind a BufferedView
 
@@ -188,28 +183,29 @@ class SwarmProbe:
     def reasoning(self, text: str) -> None:
         pass
 
-    def round_ended(self, ended: RoundEnded) -> None:
+    def show(self, event: SessionEvent) -> None:
+        if isinstance(event, RoundStarted):
+            self._schedule.clear()
+            self._round = self._stats.tally(event.round)
+            self._round.challenges += 1
+        elif isinstance(event, RoundEnded):
+            self._round_ended(event)
+        elif isinstance(event, Connected):
+            if event.first:
+                self._stats.registered += 1
+            else:
+                self._stats.reconnected()
+        elif isinstance(event, ArenaWarned) and self._stats.current is not None:
+            self._stats.rounds[self._stats.current].errors += 1
+
+    def _round_ended(self, ended: RoundEnded) -> None:
         tally = self._stats.tally(ended.round)
         if ended.outcome is Outcome.FAILED:
             tally.errors += 1
         else:
             tally.completes += 1
-        if ended.metrics.first_token_ms is not None:
-            tally.ttft_ms.append(ended.metrics.first_token_ms)
-
-    def status(self, event: str, text: str) -> None:
-        if event == "registered":
-            self._stats.registered += 1
-        elif event == "reconnected":
-            self._stats.reconnected()
-        elif event in ("arena_error", "client_bug") and self._stats.current is not None:
-            self._stats.rounds[self._stats.current].errors += 1
-
-    def pulse(self, report: PulseReport) -> None:
-        pass
-
-    def world_summary(self, summary: AgentSummary) -> None:
-        pass
+        if ended.first_token_ms is not None:
+            tally.ttft_ms.append(ended.first_token_ms)
 
     def tick(self) -> None:
         pass

@@ -27,13 +27,15 @@ from gambiarra.domain.world.agent import (
     Joined,
     PerceptionReceived,
     PulseAnswered,
+    PulseReport,
     RoundBusy,
     RoundFree,
 )
 from gambiarra.errors import RunnerError
+from gambiarra.events import Pulse, TemplateWarning, WorldSummary
 from gambiarra.ports import ModelRunner, RoundView
 
-__all__ = ["WorldPlayer"]
+__all__ = ["WorldPlayer", "pulse", "world_summary"]
 
 log = structlog.get_logger("gambiarra.world")
 
@@ -87,7 +89,7 @@ class WorldPlayer:
         """Decide pulses until cancelled; ``done`` is called after ``max_pulses``."""
         self._send, self._done = send, done
         for warning in self._warnings:
-            self._view.status("template_warning", f"⚠ {warning}")
+            self._view.show(TemplateWarning(message=warning))
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
@@ -123,7 +125,7 @@ class WorldPlayer:
             elif isinstance(action, CancelDecision):
                 self._cancel(action.pulse)
             elif isinstance(action, PulseAnswered):
-                self._view.pulse(action.report)
+                self._view.show(pulse(action.report))
                 if self._max_pulses is not None and self.summary.pulses >= self._max_pulses:
                     self._done()
 
@@ -163,3 +165,27 @@ class WorldPlayer:
                 decide.pulse, text, "".join(reasoning), self._clock(), limit.cancelled_caught
             )
             self._feed(made)
+
+
+def pulse(report: PulseReport) -> Pulse:
+    """The public event for one pulse answered."""
+    return Pulse(
+        pulse=report.pulse,
+        radar=report.radar,
+        direction=report.direction,
+        say=report.say,
+        took_s=report.took,
+        fallback=report.fallback,
+        score=report.score,
+    )
+
+
+def world_summary(summary: AgentSummary) -> WorldSummary:
+    """The public event for the world tally."""
+    return WorldSummary(
+        pulses=summary.pulses,
+        score=summary.score,
+        average_decision_s=summary.average_decision,
+        fallbacks=summary.fallbacks,
+        errors=summary.errors,
+    )

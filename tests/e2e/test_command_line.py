@@ -104,7 +104,8 @@ REQUIRED = ("--pin", "1", "--participant-id", "p", "--nickname", "n", "--runner"
         ([*REQUIRED, "--nickname", "\x1b[2J"], "caractere de controle"),
         ([*REQUIRED, "--temperature", "inf"], "--temperature: valor inválido 'inf'"),
         ([*REQUIRED, "--max-tokens", "1e23"], "--max-tokens: valor inválido '1e23'"),
-        (["--runner", "nope"], "escolha inválida: 'nope'"),
+        (["--runner", "nope"], "--runner: valor inválido 'nope': use ollama"),
+        (["--log-level", "nope"], "escolha inválida: 'nope'"),
         (["--nope"], "argumentos não reconhecidos: --nope"),
     ],
 )  # fmt: skip

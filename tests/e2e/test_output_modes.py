@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 from gambiarra.arena.server import PracticeArena
+from gambiarra.events import SessionEvent
 from tests.e2e.conftest import clean_env, command
 
 pytestmark = pytest.mark.anyio
@@ -107,15 +109,20 @@ async def test_json_mode_prints_one_event_per_line() -> None:
         )  # fmt: skip
         await play_once(arena, process)
         out, _ = process.communicate()
-    events = [json.loads(line) for line in out.decode().splitlines()]
+    lines = out.decode().splitlines()
+    events = [json.loads(line) for line in lines]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "status"
-    assert "connected" in kinds
-    assert kinds.index("challenge") < kinds.index("tokens") < kinds.index("complete")
+    assert kinds[:3] == ["checking_model", "connecting", "connected"]
+    assert kinds.index("round_started") < kinds.index("tokens") < kinds.index("round_ended")
     text = "".join(e["text"] for e in events if e["event"] == "tokens")
     assert len(text.split()) == 40
-    (complete,) = [e for e in events if e["event"] == "complete"]
-    assert complete["tokens"] == 40
+    ended = events[kinds.index("round_ended")]
+    assert (ended["outcome"], ended["tokens"]) == ("finished", 40)
+    assert events[-1] == {"event": "session_ended", "exit_code": 0, "error": None}
+    # Each line is a typed event a reader decodes back (gambiarra.SessionEvent).
+    assert [type(msgspec.json.decode(line, type=SessionEvent)).__name__ for line in lines[:3]] == [
+        "CheckingModel", "Connecting", "Connected",
+    ]  # fmt: skip
 
 
 async def test_the_agent_command_plays_the_world_and_prints_a_summary() -> None:

@@ -22,8 +22,9 @@ from gambiarra.app import play
 from gambiarra.arena.records import Entry, RoundRecord
 from gambiarra.arena.server import PracticeArena
 from gambiarra.containers import Container
-from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
+from gambiarra.domain.events import GenerationRequest, Outcome
 from gambiarra.errors import ArenaRejected, ArenaUnreachable, ExitCode
+from gambiarra.events import RoundEnded
 from tests.fakes import RecordingView, ScriptedRunner
 from tests.integration.conftest import fast_container, playing, settings_for
 from tests.integration.proxy import faulty_proxy
@@ -38,8 +39,8 @@ class WatchingView(RecordingView):
         super().__init__()
         self._changed = anyio.Event()
 
-    def status(self, event: str, text: str) -> None:
-        super().status(event, text)
+    def status(self, kind: str, line: str) -> None:
+        super().status(kind, line)
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -353,7 +354,7 @@ async def test_a_full_outbox_ends_the_round_with_what_can_still_arrive() -> None
     (ended,) = view.ended
     assert ended.outcome is Outcome.UNDELIVERED
     assert entry.complete is not None
-    assert entry.complete["tokens"] == len(entry.tokens) == ended.metrics.tokens
+    assert entry.complete["tokens"] == len(entry.tokens) == ended.tokens
     assert entry.text == full_text(record, 400)[: len(entry.text)]
     assert arena.seq_mismatches == 0
     assert [e["event"] for e in logs].count("outbox_full") == 1

@@ -21,7 +21,7 @@ from gambiarra.app import play
 from gambiarra.arena.server import PracticeArena
 from gambiarra.config import Settings
 from gambiarra.containers import Container, build
-from gambiarra.domain.events import GenerationRequest
+from gambiarra.events import RoundStarted
 from gambiarra.service import FLUSH_TIMEOUT
 from tests.fakes import RecordingView, ScriptedRunner
 from tests.integration.conftest import fast_container, playing, settings_for
@@ -41,12 +41,12 @@ class WatchedView(RecordingView):
         super().__init__()
         self._changed = anyio.Event()
 
-    def round_started(self, request: GenerationRequest) -> None:
-        super().round_started(request)
+    def round_started(self, event: RoundStarted) -> None:
+        super().round_started(event)
         self._touch()
 
-    def status(self, event: str, text: str) -> None:
-        super().status(event, text)
+    def status(self, kind: str, line: str) -> None:
+        super().status(kind, line)
         self._touch()
 
     async def wait_for(self, condition: Callable[[], bool]) -> None:

@@ -77,9 +77,9 @@ class SvgAwareView(RecordingView):
         super().__init__()
         self.svg_known = anyio.Event()
 
-    def status(self, event: str, text: str) -> None:
-        super().status(event, text)
-        if event == "svg_round":
+    def status(self, kind: str, line: str) -> None:
+        super().status(kind, line)
+        if kind == "drawing_round":
             self.svg_known.set()
 
 

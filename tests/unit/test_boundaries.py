@@ -64,3 +64,31 @@ def test_help_path_stays_light() -> None:
         "typing",
         "gambiarra.errors",
     }
+
+
+def test_the_public_events_are_data_only() -> None:
+    """Events say what happened: no I/O library, no adapter, no formatting module."""
+    for name in imports(PACKAGE / "events.py"):
+        assert name.split(".")[0] not in IO_LIBRARIES, name
+        assert name in {"__future__", "typing", "msgspec"} or name.startswith(
+            ("gambiarra.domain", "gambiarra.ports")
+        ), name
+
+
+def test_the_plugin_adapter_never_reaches_into_the_core() -> None:
+    assert not {"gambiarra.service", "gambiarra.session", "gambiarra.containers"} & imports(
+        PACKAGE / "adapters" / "plugins.py"
+    )
+
+
+def test_the_commands_module_stays_light_too() -> None:
+    """``--help`` imports it: the table and the errors, nothing heavier."""
+    assert imports(PACKAGE / "commands.py", top_level_only=True) <= {
+        "__future__",
+        "collections.abc",
+        "dataclasses",
+        "pathlib",
+        "typing",
+        "gambiarra.config",
+        "gambiarra.errors",
+    }

@@ -111,7 +111,7 @@ def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -
     ("argv", "needle"),
     [
         (["--nope"], "argumentos não reconhecidos: --nope"),
-        (["--runner", "nope"], "--runner: escolha inválida: 'nope' (use uma de 'ollama'"),
+        (["--log-level", "nope"], "--log-level: escolha inválida: 'nope' (use uma de 'debug'"),
         (["--nickname"], "--nickname: falta o valor desta opção"),
         (["--json=sim"], "--json: esta opção não leva valor"),
         (["models", "--url", "ws://x/ws"], "argumentos não reconhecidos: --url"),

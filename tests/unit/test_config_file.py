@@ -50,7 +50,7 @@ def test_snake_case_keys_are_accepted_too(tmp_path: Path) -> None:
         ("max-tokens = 0\n", "max-tokens: valor inválido"),
         ("temperature = true\n", "temperature deve ser um número"),
         ("pin = 123456\n", "pin deve ser um texto"),
-        ('runner = "gpt"\n', "runner: 'gpt' não é uma opção"),
+        ('runner = "gpt"\n', "runner: valor inválido 'gpt': use ollama, lmstudio"),
         ("think = 1\n", "think deve ser true ou false"),
         ("isto não é toml\n", "linha 1: não é TOML válido ('isto não é toml')"),
         ('pin = "1"\nnickname = Ana\n', "linha 2: não é TOML válido ('nickname = Ana')"),

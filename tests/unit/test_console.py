@@ -7,8 +7,18 @@ import io
 import pytest
 
 from gambiarra.adapters.console import ConsoleView, clean, summary_line
-from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
-from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.events import Outcome
+from gambiarra.events import Connected, RoundEnded, RoundStarted
+
+
+def ended(
+    round_: int, outcome: Outcome, tokens: int, first: int | None, duration: int, rate: float,
+    **extra: object,
+) -> RoundEnded:  # fmt: skip
+    return RoundEnded(
+        round=round_, outcome=outcome, tokens=tokens, first_token_ms=first,
+        duration_ms=duration, tokens_per_second=rate, **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def test_clean_strips_escape_sequences_and_controls_but_keeps_newline_and_tab() -> None:
@@ -17,24 +27,23 @@ def test_clean_strips_escape_sequences_and_controls_but_keeps_newline_and_tab() 
 
 
 def test_summary_line_shows_tokens_first_token_rate_and_duration() -> None:
-    ended = RoundEnded(1, Outcome.FINISHED, RoundMetrics(187, 412, 5210, 38.97))
-    assert summary_line(ended) == (
+    assert summary_line(ended(1, Outcome.FINISHED, 187, 412, 5210, 38.97)) == (
         "✓ rodada 1: 187 tokens · 1º token em 412 ms · 39.0 tokens/s · 5.21 s"
     )
 
 
 def test_failed_round_summary_carries_the_reason() -> None:
-    ended = RoundEnded(2, Outcome.FAILED, RoundMetrics(2, 10, 30, 0.0), error="boom")
-    assert summary_line(ended).startswith("✗ rodada 2 falhou: boom")
+    line = summary_line(ended(2, Outcome.FAILED, 2, 10, 30, 0.0, error="boom"))
+    assert line.startswith("✗ rodada 2 falhou: boom")
 
 
 def test_view_streams_text_then_puts_the_summary_on_its_own_line() -> None:
     out = io.StringIO()
     view = ConsoleView(out)
-    view.round_started(GenerationRequest(1, "p", 10, 0.5))
+    view.show(RoundStarted(round=1, prompt="p", max_tokens=10, temperature=0.5))
     view.token("Era")
     view.token(" uma\x1b[31m")
-    view.round_ended(RoundEnded(1, Outcome.FINISHED, RoundMetrics(2, 1, 2, 1.0)))
+    view.show(ended(1, Outcome.FINISHED, 2, 1, 2, 1.0))
     lines = out.getvalue().splitlines()
     assert lines[1] == "Era uma"
     assert lines[2].startswith("✓ rodada 1")
@@ -56,9 +65,9 @@ def test_close_ends_a_partial_line_and_a_dimmed_thought_once(
 def test_close_after_a_whole_line_writes_nothing() -> None:
     out = io.StringIO()
     view = ConsoleView(out)
-    view.status("registered", "✓ registrado")
+    view.show(Connected(first=True))
     view.close()
-    assert out.getvalue() == "✓ registrado\n"
+    assert out.getvalue() == "✓ registrado na arena; aguardando o desafio...\n"
 
 
 def test_no_color_turns_the_dim_reasoning_into_plain_text(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,10 +81,6 @@ def test_no_color_turns_the_dim_reasoning_into_plain_text(monkeypatch: pytest.Mo
 
 def test_every_outcome_has_a_summary_line() -> None:
     """A round cut because the outbox filled is summed up like any other."""
-    from gambiarra.adapters.console import summary_line
-    from gambiarra.domain.events import Outcome, RoundEnded
-    from gambiarra.domain.metrics import summarize
-
     for outcome in Outcome:
-        line = summary_line(RoundEnded(3, outcome, summarize(0.0, 0.1, 1.0, 5), error="x"))
+        line = summary_line(ended(3, outcome, 5, 100, 1000, 5.6, error="x"))
         assert "rodada 3" in line

@@ -15,18 +15,17 @@ import structlog
 from gambiarra.adapters.console import ConsoleView
 from gambiarra.adapters.live import LiveView
 from gambiarra.adapters.screen_buffer import BufferedView
-from gambiarra.domain.events import GenerationRequest, Outcome, RoundEnded
-from gambiarra.domain.metrics import RoundMetrics
+from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.protocol import Challenge, Complete, ModelInfo, Registered, Token
 from gambiarra.domain.round import RoundMachine
+from gambiarra.events import Connected, Disconnected, Retrying, RoundStarted
 from gambiarra.ports import TokenChunk
 from gambiarra.service import ArenaClient
 from tests.fakes import FakeTransport, RecordingView, ScriptedRunner
 
 pytestmark = pytest.mark.anyio
 
-REQUEST = GenerationRequest(1, "p", 50, 0.5)
-DONE = RoundEnded(1, Outcome.FINISHED, RoundMetrics(3, 1, 2, 1.0))
+STARTED = RoundStarted(round=1, prompt="p", max_tokens=50, temperature=0.5)
 
 
 class StuckScreen(RecordingView):
@@ -45,11 +44,11 @@ class StuckScreen(RecordingView):
             self.release.wait()
         self._record("token", (text, count))
 
-    def status(self, event: str, text: str) -> None:
-        self._record("status", text)
+    def status(self, kind: str, line: str) -> None:
+        self._record("status", line)
 
-    def round_started(self, request: GenerationRequest) -> None:
-        self._record("round_started", request.round)
+    def round_started(self, event: RoundStarted) -> None:
+        self._record("round_started", event.round)
 
     def _record(self, kind: str, what: object) -> None:
         with self._changed:
@@ -82,7 +81,7 @@ async def test_a_stuck_screen_gets_the_text_merged_and_never_blocks_the_caller()
 
     def meanwhile() -> None:
         view.token("b")
-        view.status("link_lost", "⚠ caiu")
+        view.show(Disconnected(reason="caiu"))
         for piece in ("c", "d", "e"):
             view.token(piece)
 
@@ -101,9 +100,9 @@ async def test_a_full_buffer_drops_the_oldest_status_line_never_text() -> None:
     view = BufferedView(screen, limit=2)
 
     def meanwhile() -> None:
-        view.round_started(REQUEST)
-        view.status("retrying", "um")
-        view.status("retrying", "dois")  # the buffer is full: "um" gives way
+        view.show(STARTED)
+        view.show(Retrying(delay_s=1.0, attempt=1, reason="um"))
+        view.show(Retrying(delay_s=2.0, attempt=2, reason="dois"))  # full: "um" gives way
         view.token("b")
 
     with anyio.fail_after(5):
@@ -111,7 +110,7 @@ async def test_a_full_buffer_drops_the_oldest_status_line_never_text() -> None:
     assert screen.calls[1:] == [
         ("status", "⚠ 1 linha(s) de estado omitida(s): a tela não acompanhou"),
         ("round_started", 1),
-        ("status", "dois"),
+        ("status", "⚠ dois; tentando de novo em 2.0 s"),
         ("token", ("b", 1)),
     ]
 
@@ -164,9 +163,9 @@ def test_a_broken_pipe_switches_the_screen_off_with_one_warning() -> None:
     with structlog.testing.capture_logs() as logs:
         view.token("a")
         view.token("b")
-        view.status("registered", "ok")
+        view.show(Connected(first=True))
         view.close()  # draws what waited, in this thread: must not raise
-        view.status("link_lost", "caiu")  # after close: drawn at once, but the screen is gone
+        view.show(Disconnected(reason="caiu"))  # after close: drawn at once; the screen is gone
     assert screen.text == ["ab"]
     assert screen.statuses == []
     assert screen.closed == 0  # nothing to restore on a screen that is gone
@@ -179,7 +178,7 @@ def test_a_closed_stdout_is_pointed_at_devnull_so_the_exit_flush_is_quiet() -> N
     with open(write_end, "w", encoding="utf-8") as out:
         view = BufferedView(ConsoleView(out), stream=out)
         os.close(read_end)  # `| head -c 50` exited
-        view.status("registered", "✓ registrado")
+        view.show(Connected(first=True))
         view.close()
         assert view.lost
         assert os.write(write_end, b"x") == 1  # /dev/null now takes what is left
@@ -189,7 +188,7 @@ def test_a_closed_stream_is_a_lost_screen_too() -> None:
     out = io.StringIO()
     view = BufferedView(ConsoleView(out))
     out.close()
-    view.round_started(REQUEST)
+    view.show(STARTED)
     view.close()
     assert view.lost
 
@@ -198,7 +197,7 @@ def test_close_draws_what_is_queued_and_releases_the_terminal_once() -> None:
     out = io.StringIO()
     live = LiveView(out, clock=lambda: 5.0, size=lambda: os.terminal_size((80, 24)))
     view = BufferedView(live)
-    view.round_started(REQUEST)
+    view.show(STARTED)
     view.token("Era")
     view.close()  # Ctrl-C mid-round: no round_ended ever comes
     text = out.getvalue()

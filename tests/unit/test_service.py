@@ -101,7 +101,7 @@ async def test_reasoning_is_shown_but_never_sent() -> None:
         await arena_client.run()
     assert [m.content for m in transport.sent if isinstance(m, Token)] == ["42"]
     assert view.thoughts == ["hmm"]
-    assert view.ended[0].reasoning == 1
+    assert view.ended[0].reasoning_pieces == 1
 
 
 async def test_a_view_that_wants_ticks_gets_them() -> None:

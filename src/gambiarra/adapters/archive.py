@@ -17,10 +17,9 @@ from pathlib import Path
 
 import structlog
 
-from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.svg import extract_svg
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
 from gambiarra.errors import ConfigError
+from gambiarra.events import RoundEnded, RoundStarted, SessionEvent
 
 __all__ = ["ArchiveView"]
 
@@ -41,14 +40,17 @@ class ArchiveView:
                 f"--save-dir {directory}: não consegui criar a pasta ({exc})"
             ) from None
         self._runner, self._model, self._clock = runner, model, clock
-        self._request: GenerationRequest | None = None
+        self._request: RoundStarted | None = None
         self._started = 0.0
         self._answer: list[str] = []
         self._reasoning: list[str] = []
 
-    def round_started(self, request: GenerationRequest) -> None:
-        self._request, self._started = request, self._clock()
-        self._answer, self._reasoning = [], []
+    def show(self, event: SessionEvent) -> None:
+        if isinstance(event, RoundStarted):
+            self._request, self._started = event, self._clock()
+            self._answer, self._reasoning = [], []
+        elif isinstance(event, RoundEnded):
+            self._save(event)
 
     async def run(self) -> None:
         pass
@@ -62,19 +64,10 @@ class ArchiveView:
     def reasoning(self, text: str) -> None:
         self._reasoning.append(text)
 
-    def status(self, event: str, text: str) -> None:
-        pass
-
     def tick(self) -> None:
         pass
 
-    def pulse(self, report: PulseReport) -> None:
-        pass
-
-    def world_summary(self, summary: AgentSummary) -> None:
-        pass
-
-    def round_ended(self, ended: RoundEnded) -> None:
+    def _save(self, ended: RoundEnded) -> None:
         request = self._request
         if request is None or request.round != ended.round:
             return
@@ -96,10 +89,10 @@ class ArchiveView:
             "outcome": ended.outcome.value,
             "error": ended.error,
             "metrics": {
-                "tokens": ended.metrics.tokens,
-                "first_token_ms": ended.metrics.first_token_ms,
-                "duration_ms": ended.metrics.duration_ms,
-                "tokens_per_second": round(ended.metrics.tokens_per_second, 3),
+                "tokens": ended.tokens,
+                "first_token_ms": ended.first_token_ms,
+                "duration_ms": ended.duration_ms,
+                "tokens_per_second": round(ended.tokens_per_second, 3),
             },
             "runner": self._runner,
             "model": self._model,

@@ -19,7 +19,7 @@ from os import terminal_size
 from typing import TextIO
 
 from gambiarra.adapters.console import ConsoleView, colors_allowed
-from gambiarra.domain.events import GenerationRequest, RoundEnded
+from gambiarra.events import RoundEnded, RoundStarted, SessionEvent
 
 __all__ = ["LiveView", "status_text"]
 
@@ -49,19 +49,23 @@ class LiveView(ConsoleView):
         self.tick_interval = self._interval = interval
         self._clock = clock
         self._size = size
-        self._request: GenerationRequest | None = None
+        self._request: RoundStarted | None = None
         self._started = 0.0
         self._first_token: float | None = None
         self._tokens = 0
         self._drawn_at = float("-inf")
         self._rows = 0
 
-    def round_started(self, request: GenerationRequest) -> None:
-        super().round_started(request)
-        self._request, self._started = request, self._clock()
-        self._first_token, self._tokens = None, 0
-        self._reserve_bottom_row()
-        self._draw()
+    def show(self, event: SessionEvent) -> None:
+        if isinstance(event, RoundEnded):
+            self._release_bottom_row()
+            self._request = None
+        super().show(event)
+        if isinstance(event, RoundStarted):
+            self._request, self._started = event, self._clock()
+            self._first_token, self._tokens = None, 0
+            self._reserve_bottom_row()
+            self._draw()
 
     def close(self) -> None:
         """Release the fenced bottom row (a Ctrl-C mid-round must not leave it dead)."""
@@ -79,11 +83,6 @@ class LiveView(ConsoleView):
     def reasoning(self, text: str) -> None:
         super().reasoning(text)
         self._maybe_draw()
-
-    def round_ended(self, ended: RoundEnded) -> None:
-        self._release_bottom_row()
-        self._request = None
-        super().round_ended(ended)
 
     def tick(self) -> None:
         self._maybe_draw()

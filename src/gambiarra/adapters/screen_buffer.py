@@ -10,7 +10,8 @@ caller's thread (the arena has everything by then), and anything after it.
 
 While the screen is busy, answer text piles up in one entry (pieces are
 joined, with their token count) rather than being dropped; other lines are
-kept up to ``limit``, after which the oldest status or pulse line gives way.
+kept up to ``limit``, after which the oldest state or pulse line gives way
+(never a round's start or end).
 
 A closed or broken stdout (``| head``) switches the screen off for the rest
 of the run, with one warning and no traceback; play goes on.
@@ -30,13 +31,22 @@ import anyio
 import structlog
 
 from gambiarra.adapters.views import SilentView
-from gambiarra.domain.events import GenerationRequest, RoundEnded
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
+from gambiarra.events import (
+    RoundEnded,
+    RoundStarted,
+    SessionEnded,
+    SessionEvent,
+    Skipped,
+    WorldSummary,
+)
 from gambiarra.ports import RoundView
 
 __all__ = ["SCREEN_ERRORS", "BufferedView", "buffered_stdout", "point_at_devnull"]
 
 log = structlog.get_logger("gambiarra.screen")
+
+# Events a full buffer never drops: they frame the rounds (the rest are state lines).
+_KEPT = (RoundStarted, RoundEnded, WorldSummary, SessionEnded)
 
 # What a screen that went away raises: EPIPE (the reader quit), EIO (the
 # terminal closed), ValueError (the stream was closed).
@@ -64,7 +74,7 @@ class _Call:
     """Any other call, replayed as it was made."""
 
     draw: Callable[[RoundView], None]
-    droppable: bool = False  # a status or pulse line: first to go when the buffer is full
+    droppable: bool = False  # a state or pulse line: first to go when the buffer is full
 
 
 class BufferedView:
@@ -138,26 +148,14 @@ class BufferedView:
 
     # ------------------------------------------------------------ the view, as an append
 
-    def round_started(self, request: GenerationRequest) -> None:
-        self._put(lambda view: view.round_started(request))
-
     def token(self, text: str, count: int = 1) -> None:
         self._put_text(text, False, count)
 
     def reasoning(self, text: str) -> None:
         self._put_text(text, True, 1)
 
-    def round_ended(self, ended: RoundEnded) -> None:
-        self._put(lambda view: view.round_ended(ended))
-
-    def status(self, event: str, text: str) -> None:
-        self._put(lambda view: view.status(event, text), droppable=True)
-
-    def pulse(self, report: PulseReport) -> None:
-        self._put(lambda view: view.pulse(report), droppable=True)
-
-    def world_summary(self, summary: AgentSummary) -> None:
-        self._put(lambda view: view.world_summary(summary))
+    def show(self, event: SessionEvent) -> None:
+        self._put(lambda view: view.show(event), droppable=not isinstance(event, _KEPT))
 
     def tick(self) -> None:
         pass  # run() ticks the inner view at its own interval
@@ -208,8 +206,8 @@ class BufferedView:
         self._calls = 0
         if self._skipped:
             skipped, self._skipped = self._skipped, 0
-            notice = f"⚠ {skipped} linha(s) de estado omitida(s): a tela não acompanhou"
-            batch.insert(0, _Call(lambda view: view.status("screen_skipped", notice)))
+            notice = Skipped(lines=skipped)
+            batch.insert(0, _Call(lambda view: view.show(notice)))
         return batch
 
     def _flush(self) -> None:

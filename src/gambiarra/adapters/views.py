@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from gambiarra.domain.events import GenerationRequest, RoundEnded
-from gambiarra.domain.world.agent import AgentSummary, PulseReport
+from gambiarra.events import SessionEvent
 from gambiarra.ports import RoundView
 
 __all__ = ["MultiView", "SilentView"]
@@ -25,25 +24,13 @@ class SilentView:
     def close(self) -> None:
         pass
 
-    def round_started(self, request: GenerationRequest) -> None:
-        pass
-
     def token(self, text: str, count: int = 1) -> None:
         pass
 
     def reasoning(self, text: str) -> None:
         pass
 
-    def round_ended(self, ended: RoundEnded) -> None:
-        pass
-
-    def status(self, event: str, text: str) -> None:
-        pass
-
-    def pulse(self, report: PulseReport) -> None:
-        pass
-
-    def world_summary(self, summary: AgentSummary) -> None:
+    def show(self, event: SessionEvent) -> None:
         pass
 
     def tick(self) -> None:
@@ -51,7 +38,7 @@ class SilentView:
 
 
 class MultiView:
-    """Fans every call out, in order: the screen first, then the archive."""
+    """Fans every call out, in order: the screen first, then the archive and listeners."""
 
     def __init__(self, views: Sequence[RoundView]) -> None:
         self._views = tuple(views)
@@ -67,10 +54,6 @@ class MultiView:
         for view in self._views:
             view.close()
 
-    def round_started(self, request: GenerationRequest) -> None:
-        for view in self._views:
-            view.round_started(request)
-
     def token(self, text: str, count: int = 1) -> None:
         for view in self._views:
             view.token(text, count)
@@ -79,21 +62,9 @@ class MultiView:
         for view in self._views:
             view.reasoning(text)
 
-    def round_ended(self, ended: RoundEnded) -> None:
+    def show(self, event: SessionEvent) -> None:
         for view in self._views:
-            view.round_ended(ended)
-
-    def status(self, event: str, text: str) -> None:
-        for view in self._views:
-            view.status(event, text)
-
-    def pulse(self, report: PulseReport) -> None:
-        for view in self._views:
-            view.pulse(report)
-
-    def world_summary(self, summary: AgentSummary) -> None:
-        for view in self._views:
-            view.world_summary(summary)
+            view.show(event)
 
     def tick(self) -> None:
         for view in self._views:

@@ -24,6 +24,7 @@ import anyio
 import structlog
 
 from gambiarra.errors import GambiarraError, RunnerError, unwrap
+from gambiarra.events import LoadingModel, ModelLoaded, ModelReleased, SessionEvent
 from gambiarra.ports import HandBack, ModelHost, ModelRunner, Warmed
 
 __all__ = [
@@ -31,15 +32,13 @@ __all__ = [
     "REFRESH_EVERY",
     "Refresher",
     "hand_back",
-    "hand_back_line",
     "kept_loaded",
-    "loaded_line",
     "warm_up",
 ]
 
 log = structlog.get_logger("gambiarra.warmup")
 
-Say = Callable[[str, str], None]  # (event, Portuguese line), as RoundView.status
+Say = Callable[[SessionEvent], None]  # as RoundView.show
 
 # Loading a large model on a laptop takes up to a minute or two, with no byte
 # on the wire meanwhile; --runner-timeout (for a stalled generation) is shorter.
@@ -86,17 +85,11 @@ async def warm_up(runner: ModelRunner, say: Say) -> Warmed | None:
     """
     if not isinstance(runner, ModelHost):
         return None
-    say("loading_model", f"carregando o modelo {runner.model} (pode levar até um minuto)...")
+    say(LoadingModel(model=runner.model))
     warmed = await runner.warm()
     log.info("model_warmed", seconds=round(warmed.seconds, 3), was_loaded=warmed.was_loaded)
-    say("model_loaded", loaded_line(warmed))
+    say(ModelLoaded(seconds=warmed.seconds, was_loaded=warmed.was_loaded))
     return warmed
-
-
-def loaded_line(warmed: Warmed) -> str:
-    if warmed.was_loaded:
-        return f"✓ o modelo já estava carregado (respondeu em {warmed.seconds:.1f} s)"
-    return f"✓ modelo carregado em {warmed.seconds:.1f} s"
 
 
 async def hand_back(runner: ModelRunner, say: Say) -> HandBack | None:
@@ -109,21 +102,9 @@ async def hand_back(runner: ModelRunner, say: Say) -> HandBack | None:
             result = await runner.release()
         except RunnerError as exc:  # the server may be gone already: nothing to restore
             log.warning("model_hand_back_failed", error=str(exc))
-    line = None if result is None else hand_back_line(result)
-    if line is not None:
-        say("model_released", line)
+    if result is not None:
+        say(ModelReleased(hand_back=result))
     return result
-
-
-def hand_back_line(result: HandBack) -> str | None:
-    return {
-        HandBack.UNLOADED: "modelo descarregado: ele não estava carregado antes do cliente",
-        HandBack.SERVER_DEFAULT: (
-            "o servidor do modelo volta a descarregar o modelo no tempo padrão dele"
-        ),
-        HandBack.KEPT_PINNED: "o modelo continua carregado, como você tinha deixado",
-        HandBack.AS_ASKED: "o modelo fica carregado pelo tempo de --keep-alive",
-    }.get(result)
 
 
 class Refresher:
