@@ -41,6 +41,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def private_history(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes to the user's real history: the data directory is a temporary one.
+
+    (platformdirs follows XDG_DATA_HOME on Linux; child processes inherit it.)
+    """
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
 def quiet_logs() -> None:
     """Diagnostics at warning level, as the client runs by default."""
     configure("warning", cache=False)

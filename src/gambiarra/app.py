@@ -23,6 +23,7 @@ from gambiarra.config import PLUGIN_GROUP, Settings
 from gambiarra.containers import Container, build, resolve, shutdown
 from gambiarra.doctor import Check, run_checks
 from gambiarra.errors import ArenaUnreachable, ExitCode, Interrupted
+from gambiarra.history_command import history
 from gambiarra.logs import configure
 from gambiarra.ports import ModelDescription, ModelRunner
 from gambiarra.service import ArenaClient
@@ -32,7 +33,14 @@ from gambiarra.swarm import SwarmStats
 __all__ = ["doctor", "execute", "models", "play", "runners", "swarm"]
 
 
-def execute(command: str, settings: Settings, prompt: str) -> int:
+def execute(
+    command: str,
+    settings: Settings,
+    prompt: str,
+    *,
+    words: tuple[str, ...] = (),
+    csv: bool = False,
+) -> int:
     """Run a command to the end on a fresh event loop; return its exit code.
 
     Raises:
@@ -53,6 +61,7 @@ def execute(command: str, settings: Settings, prompt: str) -> int:
         "doctor": lambda: doctor(settings),
         "swarm": lambda: swarm(settings),
         "runners": lambda: runners(settings),
+        "history": lambda: _history(settings, words, csv),
     }
     code, received = anyio.run(_until_signal, jobs[command])
     if received is not None:
@@ -90,6 +99,10 @@ async def _runner(container: Container) -> ModelRunner:
 async def play(settings: Settings, container: Container | None = None) -> None:
     """Play rounds with what ``container`` builds (tests pass their own)."""
     await run_session(container if container is not None else build(settings), settings)
+
+
+async def _history(settings: Settings, words: tuple[str, ...], csv: bool) -> None:
+    history(settings, words, sys.stdout, csv_out=csv)
 
 
 async def runners(settings: Settings, out: TextIO | None = None) -> None:

@@ -32,6 +32,8 @@ from gambiarra.commands import COMMAND_DEFAULTS, PRACTICE_PROMPT, command_option
 from gambiarra.config import OPTION_BY_NAME
 from gambiarra.errors import unwrap
 
+HISTORY_ACTIONS = ("show", "search", "export")  # gambiarra.history_command runs them
+
 __all__ = ["COMMANDS", "Command", "main", "parse", "run", "version"]
 
 PROG = "gambiarra-client"
@@ -45,6 +47,10 @@ _SUMMARIES = {
     "doctor": "Checklist para a noite do evento: modelo, arena e PIN, cada item com ✓ ou ✗.",
     "swarm": "Ensaio da organização: N participantes simulados, com uma tabela por rodada.",
     "runners": "Lista os runners: os embutidos e os plugins instalados (grupo gambiarra.runners).",
+    "history": (
+        "O histórico local das rodadas jogadas: history (as últimas), history show N (uma "
+        "resposta inteira, com o desenho), history search TEXTO, history export --json|--csv."
+    ),
 }
 
 _DESCRIPTION = f"""\
@@ -56,6 +62,7 @@ Subcomandos (a ajuda de cada um: {PROG} SUBCOMANDO --help):
   doctor     confere modelo, arena e PIN antes do evento
   swarm      N participantes simulados, para a organização ensaiar a arena
   runners    lista os runners embutidos e os plugins instalados
+  history    as rodadas jogadas, guardadas no histórico local
 Sem subcomando, joga as rodadas com as opções abaixo.
 
 max-tokens e temperature valem só quando o desafio não traz os seus: os
@@ -132,6 +139,8 @@ class Command:
     name: str
     settings: Settings
     prompt: str = DEFAULT_PROMPT
+    words: tuple[str, ...] = ()  # history: the action and its argument
+    csv: bool = False  # history export --csv
 
 
 class _Parser(argparse.ArgumentParser):
@@ -213,6 +222,12 @@ def _parser(name: str, defaults: Settings, accepted: tuple[str, ...]) -> _Parser
         parser.add_argument(
             "--prompt", default=DEFAULT_PROMPT, help=f"o desafio [padrão: {DEFAULT_PROMPT!r}]"
         )
+    if name == "history":
+        parser.add_argument(
+            "words", nargs="*", metavar="show N | search TEXTO | export",
+            help="sem nada: as últimas rodadas",
+        )  # fmt: skip
+        parser.add_argument("--csv", action="store_true", help="history export em CSV")
     return parser
 
 
@@ -245,7 +260,10 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Command:
     prompt = getattr(namespace, "prompt", DEFAULT_PROMPT)
     if not prompt.strip():
         raise ConfigError("--prompt: não pode ficar em branco; escreva o desafio")
-    return Command(name, settings, prompt)
+    words = tuple(getattr(namespace, "words", ()))
+    if words and words[0] not in HISTORY_ACTIONS:
+        raise ConfigError(f"history: ação desconhecida {words[0]!r} (show, search ou export)")
+    return Command(name, settings, prompt, words, getattr(namespace, "csv", False))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -262,7 +280,8 @@ def _hide_pin(args: list[str]) -> None:
     /proc/PID/cmdline); the environment is private to its owner. The
     re-executed process keeps the same PID, so callers see no difference.
     """
-    if os.name != "posix" or (args[:1] and args[0] in ("practice", "models", "runners")):
+    no_pin = ("practice", "models", "runners", "history")
+    if os.name != "posix" or (args[:1] and args[0] in no_pin):
         return
     rest: list[str] = []
     pin: str | None = None
@@ -295,7 +314,9 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
     from gambiarra.app import execute  # heavy imports only after parsing
 
     try:
-        return execute(command.name, command.settings, command.prompt)
+        return execute(
+            command.name, command.settings, command.prompt, words=command.words, csv=command.csv
+        )
     except KeyboardInterrupt:  # where signals cannot be received (Windows)
         _say("interrompido.")
         return ExitCode.INTERRUPTED

@@ -46,12 +46,12 @@ _GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template"
 _MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
 _AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
           "pulses")  # fmt: skip
-_OUTPUT = ("save_dir", "json", "log_level")
+_OUTPUT = ("save_dir", "history", "no_history", "json", "log_level")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
     "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
     "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
-                 "nickname", "save_dir", "log_level"),
+                 "nickname", "save_dir", "history", "no_history", "log_level"),
     "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
                "runner_timeout", "json", "log_level"),
     "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,
@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
               "ramp", "seed", *[o for o in _MODEL_SERVER if o != "mock_tps"], "temperature",
               "max_tokens", "json", "log_level"),
     "runners": ("json", "log_level"),
+    "history": ("history", "json", "log_level"),
 }  # fmt: skip
 """The options each command takes, by ``Settings`` field name, in ``--help`` order."""
 

@@ -81,6 +81,8 @@ class Settings:
     no_device_info: bool = False
     ca_file: str | None = None
     save_dir: str | None = None
+    history: str | None = None
+    no_history: bool = False
     json: bool = False
     log_level: str = "warning"
     emoji: str = "🤖"
@@ -431,6 +433,9 @@ OPTIONS: tuple[Option, ...] = (
     # what you see and keep
     Option("save_dir", "guarda cada rodada (JSON, e o SVG quando houver) nesta pasta", _PATH,
            metavar="PASTA", unset="não guarda"),
+    Option("history", "arquivo SQLite do histórico de rodadas (veja gambiarra-client history)",
+           _PATH, metavar="ARQUIVO", unset="na pasta de dados do usuário"),
+    Option("no_history", "não guarda as rodadas no histórico local", _boolean, kind=bool),
     Option("json", "uma linha JSON por evento, para scripts e painéis", _boolean, kind=bool),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
     # world mode

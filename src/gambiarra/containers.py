@@ -14,7 +14,7 @@ import os
 import ssl
 import sys
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -27,6 +27,7 @@ from gambiarra.adapters.arena_link import ArenaLink
 from gambiarra.adapters.arena_probe import ArenaProbe
 from gambiarra.adapters.arena_socket import SocketOptions
 from gambiarra.adapters.console import ConsoleView
+from gambiarra.adapters.history_view import HistoryView, history_path
 from gambiarra.adapters.jsonlines import JsonLinesView
 from gambiarra.adapters.live import LiveView
 from gambiarra.adapters.llamacpp import LlamaCppRunner
@@ -188,14 +189,23 @@ def make_swarm_client(
 
 
 def compose_views(
-    screen: RoundView, listener: RoundView | None, save_dir: str | None, runner: str, model: str
+    screen: RoundView,
+    listener: RoundView | None,
+    save_dir: str | None,
+    runner: str,
+    model: str,
+    history: Path | None = None,
+    arena_url: str = "",
+    device: Callable[[], str | None] = lambda: None,
 ) -> RoundView:
-    """The screen, then a program's listener, then the round archive (``--save-dir``)."""
+    """The screen, then a program's listener, the round archive (``--save-dir``), the history."""
     views = [screen]
     if listener is not None:
         views.append(listener)
     if save_dir is not None:
         views.append(ArchiveView(save_dir, runner, model))
+    if history is not None:
+        views.append(HistoryView(history, arena_url, runner, model, device))
     return views[0] if len(views) == 1 else MultiView(views)
 
 
@@ -307,6 +317,9 @@ class Container(containers.DeclarativeContainer):
         save_dir=config.save_dir,
         runner=config.runner,
         model=config.model,
+        history=providers.Callable(history_path, config.history, config.no_history),
+        arena_url=config.url,
+        device=config.device.provider,  # known only once the model was looked at
     )
 
     tls = providers.Singleton(tls_context, config.ca_file)

@@ -48,7 +48,9 @@ async def _pong() -> float:
 async def confirmed_finals(*messages: ClientMessage) -> list[int]:
     """Send the messages on a served link, flush; return the rounds handed over for a check."""
     finals: list[int] = []
-    delivery = Delivery(ack_interval=3600.0, on_final_confirmed=finals.append)
+    delivery = Delivery(
+        ack_interval=3600.0, on_final_confirmed=lambda round, text: finals.append(round)
+    )
     for message in messages:
         delivery.send(message)
     async with anyio.create_task_group() as tg:
@@ -103,3 +105,17 @@ async def test_flush_returns_when_the_arena_proves_to_have_recorded_the_round() 
 async def test_flush_returns_when_the_session_ends() -> None:
     """A waiting flush returns once ``forget`` (the session ended) leaves nothing unconfirmed."""
     assert await flushed_after("forget")
+
+
+async def test_completes_of_several_rounds_in_flight_are_each_checked() -> None:
+    """A fast model ends round 2 before round 1's complete is confirmed: both are checked."""
+    from gambiarra.domain.protocol import Complete, ModelInfo, Token
+
+    info = ModelInfo(name="m", runner="r")
+    messages: list[ClientMessage] = []
+    for round in (1, 2):
+        messages.append(Token(round=round, participant_id="p", seq=0, content=f"r{round}"))
+        messages.append(
+            Complete(round=round, participant_id="p", tokens=1, duration_ms=1, model_info=info)
+        )
+    assert await confirmed_finals(*messages) == [1, 2]

@@ -381,10 +381,8 @@ class ArenaLink:
             if self._receive is not None:  # what the challenge does not say (svgMode)
                 await self._receive(RoundDetails(index, current.svg_mode))
 
-    def _final_confirmed(self, round: int) -> None:
+    def _final_confirmed(self, round: int, text: str | None) -> None:
         if self._http is not None and self._tg is not None and round in self._rounds:
-            mine = self._delivery.log
-            text = mine.text if mine.round == round and mine.complete else None
             self._checking += 1
             self._tg.start_soon(self._check_record, round, text)
 

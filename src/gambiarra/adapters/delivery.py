@@ -38,21 +38,25 @@ class Delivery:
     Args:
         outbox: unconfirmed round frames.
         ack_interval: seconds between confirmations while frames are unconfirmed.
-        on_final_confirmed: called with the round once its ``complete`` (or
-            ``error``) is confirmed to be at the arena.
+        on_final_confirmed: called with the round and its answer's text once
+            its ``complete`` is confirmed to be at the arena.
     """
 
     def __init__(
         self,
         outbox: Outbox | None = None,
         ack_interval: float = 0.5,
-        on_final_confirmed: Callable[[int], None] = lambda round: None,
+        on_final_confirmed: Callable[[int, str | None], None] = lambda round, text: None,
     ) -> None:
         self.outbox = outbox if outbox is not None else Outbox()
         self.log = RoundLog()
         self._ack_interval = ack_interval
         self._on_final_confirmed = on_final_confirmed
-        self._final_id: tuple[int, int] | None = None  # (round, outbox id of its final frame)
+        # Completes written but not yet confirmed, by round: several rounds can be
+        # in flight when a fast model finishes them quicker than a confirmation.
+        # With each, the answer's text (None if the log could not keep it whole),
+        # to compare with what the arena recorded.
+        self._pending_finals: dict[int, tuple[bytes, str | None]] = {}
         self._live: deque[bytes] = deque()
         # Set by the link from registration to close: world messages go out only then.
         self._linked = False
@@ -74,7 +78,9 @@ class Delivery:
             complete = isinstance(message, Complete)
             self.log.finish(message.round, frame, complete=complete)
             # Only a complete is recorded by the arena, so only its arrival is checked.
-            self._final_id = (message.round, self.outbox.end) if complete else None
+            if complete:
+                whole = self.log.round == message.round and self.log.complete
+                self._pending_finals[message.round] = (frame, self.log.text if whole else None)
             self.outbox.add(frame, round=message.round, bounded=False)  # a report is never lost
         elif self.linked:
             # World messages are about now: one for a dead link is dropped, and
@@ -105,9 +111,7 @@ class Delivery:
 
     def rewind(self) -> int:
         """A new link with nothing better known: write everything unconfirmed again."""
-        resent = self.outbox.rewind()
-        self._final_id = self._final_in_outbox()
-        return resent
+        return self.outbox.rewind()
 
     def resume(self, round: int, seq: int, *, final: bool | None) -> int | None:
         """A new link; the arena holds ``seq`` tokens of ``round``: continue from there.
@@ -123,21 +127,22 @@ class Delivery:
             final = self.log.final is not None and self.outbox.find(self.log.final) is not None
         frames = self.log.frames_from(seq, final=final)
         resent = self.outbox.resume(round, frames)
-        self._final_id = self._final_in_outbox()  # ids after the replaced frames moved
+        if not final:
+            self._pending_finals.pop(round, None)  # recorded already, or not a complete
         self._wake_flushers()
         return resent
 
     def drop_round(self, round: int) -> None:
         """The arena recorded that round whole: its unconfirmed frames are not needed."""
         self.outbox.drop(round)
-        self._final_id = self._final_in_outbox()  # ids after the dropped frames moved
+        self._pending_finals.pop(round, None)
         self._wake_flushers()
 
     def resend_final(self, round: int) -> bool:
         """Write the round's final frame once more (the arena did not record it)."""
         if self.log.round != round or self.log.final is None:
             return False
-        self._final_id = (round, self.outbox.end)
+        self._pending_finals[round] = (self.log.final, self.log.text if self.log.complete else None)
         self.outbox.add(self.log.final, round=round, bounded=False)
         self._wake.set()
         return True
@@ -146,7 +151,7 @@ class Delivery:
         """The session is gone, and with it every round of it."""
         self.outbox.clear()
         self.log = RoundLog()
-        self._final_id = None
+        self._pending_finals.clear()
         self._wake_flushers()
 
     @property
@@ -194,19 +199,13 @@ class Delivery:
 
     def _confirm(self, mark: int) -> None:
         self.outbox.confirm(mark)
-        if self._final_id is not None and mark > self._final_id[1]:
-            round, self._final_id = self._final_id[0], None
-            self._on_final_confirmed(round)
+        for round, (frame, text) in list(self._pending_finals.items()):
+            if self.outbox.find(frame) is None:  # confirmed, so forgotten by the outbox
+                del self._pending_finals[round]
+                self._on_final_confirmed(round, text)
         self._wake_flushers()
 
     def _wake_flushers(self) -> None:
         """The outbox shrank: whoever waits in ``flush`` looks again."""
         self._confirmed.set()
         self._confirmed = anyio.Event()
-
-    def _final_in_outbox(self) -> tuple[int, int] | None:
-        final = self.log.final
-        if final is None or self.log.round is None or not self.log.final_is_complete:
-            return None
-        found = self.outbox.find(final)
-        return None if found is None else (self.log.round, found)

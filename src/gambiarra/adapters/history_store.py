@@ -104,7 +104,9 @@ class HistoryStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # One user at a time, but from a worker thread and then the main one
+            # (the view writes off the event loop and closes at exit).
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=2000")
@@ -128,6 +130,13 @@ class HistoryStore:
             {c: row[c] for c in _COLUMNS},
         )
         return int(cursor.lastrowid or 0)
+
+    def set_arena_record(self, entry_id: int, chars: int, exact: bool) -> None:
+        """What the arena recorded of that round's answer (known after the round)."""
+        self._db.execute(
+            "UPDATE rounds SET arena_chars = ?, arena_exact = ? WHERE id = ?",
+            (chars, int(exact), entry_id),
+        )
 
     def recent(self, limit: int = 20) -> list[HistoryEntry]:
         """The latest rounds, newest first."""
