@@ -41,8 +41,8 @@ import anyio
 import anyio.abc
 from _common import CLIENT, FakeModelServer, cpu_seconds, median, print_json, print_table
 
-from gambiarra.arena.server import PracticeArena
 from gambiarra.arena.records import RoundRecord
+from gambiarra.arena.server import PracticeArena
 
 HERE = Path(__file__).parent
 RUNNERS = ("ollama", "lmstudio")
