@@ -159,6 +159,8 @@ class Bench:
     ) -> None:
         tokens = self.options.tokens
         spy = self.start_profile(process.pid, figures.runner)
+        if spy is not None:
+            await anyio.sleep(0.5)  # py-spy attaches
         before = cpu_seconds(process.pid)
         record: RoundRecord = await self.arena.start_round(
             "relay", max_tokens=tokens, deadline_ms=600_000
@@ -168,7 +170,7 @@ class Bench:
         after = cpu_seconds(process.pid)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
-            await spy.wait()
+            await anyio.to_thread.run_sync(spy.wait)
         assert entry.first_token_at is not None
         assert entry.complete_at is not None
         expected = [f" w{i}" for i in range(tokens)]
@@ -184,7 +186,7 @@ class Bench:
         self.options.profile.mkdir(parents=True, exist_ok=True)
         out = self.options.profile / f"{runner}.txt"
         return subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "1000", "--nonblocking",
+            [spy, "record", "--pid", str(pid), "--rate", "2000", "--nonblocking",
              "--format", "raw", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

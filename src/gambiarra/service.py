@@ -339,12 +339,16 @@ class ArenaClient:
             try:
                 async with aclosing(self._runner.stream(request)) as chunks:
                     async for chunk in chunks:
-                        if chunk.figures is not None:
-                            self._feed(ModelReported(round_, chunk.figures, self._clock()))
                         if chunk.reasoning:
                             self._feed(ReasoningProduced(round_, chunk.text, self._clock()))
-                        else:
+                        elif chunk.text:
                             self._feed(TokenProduced(round_, chunk.text, self._clock()))
+                        if chunk.figures is not None:
+                            # The model's last chunk: the answer is over now, even if
+                            # the runner still reads the end of the body (to keep its
+                            # connection for the next round).
+                            self._feed(ModelReported(round_, chunk.figures, self._clock()))
+                            self._feed(RunnerFinished(round_, self._clock()))
                 outcome = RunnerFinished(round_, self._clock())
             except RunnerError as exc:
                 outcome = RunnerFailed(round_, str(exc), self._clock())
