@@ -102,6 +102,9 @@ class FakeModelServer:
                         buffer += await stream.receive()
                     except (anyio.EndOfStream, anyio.BrokenResourceError):
                         return
+                    arrived = (
+                        anyio.current_time()
+                    )  # the model's time starts here, not after parsing
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
                 lines = head.decode().split("\r\n")
                 method, path = lines[0].split()[:2]
@@ -115,12 +118,12 @@ class FakeModelServer:
                 )
                 while len(buffer) < length:
                     buffer += await stream.receive()
+                    arrived = anyio.current_time()
                 body, buffer = buffer[:length], buffer[length:]
                 self.requests += 1
-                read_at = anyio.current_time()
                 try:
                     await self._answer(
-                        stream, method, path, json.loads(body) if body else {}, read_at
+                        stream, method, path, json.loads(body) if body else {}, arrived
                     )
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     return  # the client stopped reading (its max_tokens): a real server's lot

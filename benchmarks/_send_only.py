@@ -6,7 +6,11 @@ then on the challenge sends them one ``send()`` each (as fast as websockets
 goes) and a ``complete``. No model, no HTTP, no state machine: the floor any
 Python relay built on websockets stands on.
 
-    python _send_only.py WS_URL PIN PARTICIPANT_ID ROUND TOKENS
+Then, for each of the next ECHOES challenges, it answers at once with one
+token and a ``complete``: the floor of the time to first token (the arena's
+own sending and reading, two loopback hops, websockets on both sides).
+
+    python _send_only.py WS_URL PIN PARTICIPANT_ID ROUND TOKENS ECHOES
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import sys
 from websockets.asyncio.client import connect
 
 
-async def main(url: str, pin: str, participant_id: str, round_: int, tokens: int) -> None:
+async def main(
+    url: str, pin: str, participant_id: str, round_: int, tokens: int, echoes: int
+) -> None:
     async with connect(url, compression=None, max_size=2**20) as ws:
         register = {
             "type": "register", "participant_id": participant_id, "nickname": "Base",
@@ -47,10 +53,24 @@ async def main(url: str, pin: str, participant_id: str, round_: int, tokens: int
         for frame in frames:
             await ws.send(frame, text=True)
         await ws.send(complete)
+        for _ in range(echoes):
+            async for raw in ws:
+                message = json.loads(raw)
+                if message.get("type") == "challenge":
+                    break
+            echo = {"round": message["round"], "participant_id": participant_id}
+            await ws.send(json.dumps({"type": "token", **echo, "seq": 0, "content": " w0"}))
+            await ws.send(
+                json.dumps(
+                    {"type": "complete", **echo, "tokens": 1, "duration_ms": 0,
+                     "latency_ms_first_token": 0,
+                     "model_info": {"name": "none", "runner": "baseline"}}
+                )
+            )  # fmt: skip
         # The arena reads a link's frames in order: its pong means all arrived.
         await (await ws.ping())
 
 
 if __name__ == "__main__":
-    url, pin, participant_id, round_, tokens = sys.argv[1:6]
-    asyncio.run(main(url, pin, participant_id, int(round_), int(tokens)))
+    url, pin, participant_id, round_, tokens, echoes = sys.argv[1:7]
+    asyncio.run(main(url, pin, participant_id, int(round_), int(tokens), int(echoes)))

@@ -20,7 +20,7 @@ medians are printed, because the machine is shared and noisy.
     python benchmarks/relay.py                 # 5 × (20 000 tokens + 10 rounds of 100)
     python benchmarks/relay.py --quick         # what CI runs
     python benchmarks/relay.py --rounds-only   # the multi-round mode: TTFT per round
-    python benchmarks/relay.py --client /other/venv/bin/gambiarra-client   # another build
+    python benchmarks/relay.py --client A --client B   # two builds, interleaved
     python benchmarks/relay.py --profile /tmp/prof   # py-spy on the big round (pip install py-spy)
 """
 
@@ -50,19 +50,24 @@ RUNNERS = ("ollama", "lmstudio")
 
 @dataclass
 class Options:
-    client: str
+    clients: tuple[str, ...]
     runners: tuple[str, ...]
     repeat: int
     tokens: int  # of the big round; 0: no big round (the multi-round mode)
     rounds: int
     round_tokens: int
     profile: Path | None
+    # Seconds between registration and the first round, and between rounds, as
+    # at an event (minutes there): what the client does after a round (the
+    # arena's record checked over HTTP) must not land on the next challenge.
+    gap: float
 
 
 @dataclass
 class Figures:
-    """Everything measured for one dialect, over every repetition."""
+    """Everything measured for one client and dialect, over every repetition."""
 
+    client: str
     runner: str
     client_cpu_us: list[float] = field(default_factory=list)
     baseline_cpu_us: list[float] = field(default_factory=list)
@@ -70,6 +75,7 @@ class Figures:
     tokens_per_s: list[float] = field(default_factory=list)
     arena_ms: list[list[float]] = field(default_factory=list)  # [round][repetition]
     overhead_ms: list[list[float]] = field(default_factory=list)
+    echo_ms: list[float] = field(default_factory=list)  # the send-only echo, every round
     correct: bool = True
     complete_tokens: int | None = None
 
@@ -88,35 +94,45 @@ class Bench:
     def next_round_index(self) -> int:
         return 1 + sum(r.session_id == self.arena.session_id for r in self.arena.rounds)
 
-    async def baseline(self, tokens: int) -> float:
-        """CPU µs per token of the send-only baseline."""
+    async def baseline(self, tokens: int) -> tuple[float, list[float]]:
+        """CPU µs per token of the send-only baseline, and its echo times (ms) per round."""
         participant = self.next_id("baseline")
+        rounds = self.options.rounds
         args = [
             sys.executable, str(HERE / "_send_only.py"), self.arena.url, self.arena.pin,
-            participant, str(self.next_round_index()), str(tokens),
+            participant, str(self.next_round_index()), str(tokens), str(rounds),
         ]  # fmt: skip
+        echoes = []
         async with await anyio.open_process(
             args, stdout=subprocess.DEVNULL, stderr=None
         ) as process:
             await self.arena.wait_registered(participant)
+            await anyio.sleep(self.options.gap)
             before = cpu_seconds(process.pid)
             record = await self.arena.start_round("baseline", max_tokens=tokens)
             await record.entry(participant).done.wait()
             after = cpu_seconds(process.pid)
+            entry = record.entry(participant)
+            assert len(entry.tokens) == tokens, "the baseline lost tokens"
+            for _ in range(rounds):
+                await anyio.sleep(self.options.gap)
+                echo = await self.arena.start_round("echo", max_tokens=1)
+                answer = echo.entry(participant)
+                await answer.done.wait()
+                assert answer.first_token_at is not None
+                echoes.append((answer.first_token_at - echo.broadcast_at) * 1000)
             await process.wait()
         self.arena.stop_round()  # a client registering next must not join it
-        entry = record.entry(participant)
-        assert len(entry.tokens) == tokens, "the baseline lost tokens"
-        return (after - before) / tokens * 1e6
+        return (after - before) / tokens * 1e6, echoes
 
-    async def client(self, runner: str, figures: Figures) -> None:
+    async def client(self, figures: Figures) -> None:
         """One client process: the small rounds, then (unless 0 tokens) the big one."""
-        options = self.options
+        options, runner = self.options, figures.runner
         url_flag = "--ollama-url" if runner == "ollama" else "--lmstudio-url"
         big = 1 if options.tokens else 0
         participant = self.next_id("bench")
         args = [
-            options.client, "--url", self.arena.url, "--participant-id", participant,
+            figures.client, "--url", self.arena.url, "--participant-id", participant,
             "--nickname", "Bench", "--runner", runner, "--model", "bench",
             url_flag, f"http://127.0.0.1:{self.model.port}", "--rounds", str(options.rounds + big),
         ]  # fmt: skip
@@ -128,6 +144,7 @@ class Bench:
             try:
                 await self.arena.wait_registered(participant)
                 for index in range(options.rounds):
+                    await anyio.sleep(options.gap)
                     arena_ms, overhead_ms = await self.small_round(participant, index)
                     while len(figures.arena_ms) <= index:
                         figures.arena_ms.append([])
@@ -135,6 +152,7 @@ class Bench:
                     figures.arena_ms[index].append(arena_ms)
                     figures.overhead_ms[index].append(overhead_ms)
                 if big:
+                    await anyio.sleep(options.gap)
                     await self.big_round(participant, process, figures)
                 await process.wait()
             finally:
@@ -158,7 +176,7 @@ class Bench:
         self, participant: str, process: anyio.abc.Process, figures: Figures
     ) -> None:
         tokens = self.options.tokens
-        spy = self.start_profile(process.pid, figures.runner)
+        spy = self.start_profile(process.pid, figures)
         if spy is not None:
             await anyio.sleep(0.5)  # py-spy attaches
         before = cpu_seconds(process.pid)
@@ -179,12 +197,14 @@ class Bench:
         figures.client_cpu_us.append((after - before) / tokens * 1e6)
         figures.tokens_per_s.append(tokens / (entry.complete_at - entry.first_token_at))
 
-    def start_profile(self, pid: int, runner: str) -> subprocess.Popen[bytes] | None:
+    def start_profile(self, pid: int, figures: Figures) -> subprocess.Popen[bytes] | None:
         if self.options.profile is None:
             return None
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         self.options.profile.mkdir(parents=True, exist_ok=True)
-        out = self.options.profile / f"{runner}.txt"
+        clients = self.options.clients
+        which = f"-{clients.index(figures.client) + 1}" if len(clients) > 1 else ""
+        out = self.options.profile / f"{figures.runner}{which}.txt"
         return subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--rate", "2000", "--nonblocking",
              "--format", "raw", "--output", str(out)],
@@ -193,7 +213,11 @@ class Bench:
 
 
 async def measure(options: Options) -> list[Figures]:
-    results = {runner: Figures(runner) for runner in options.runners}
+    results = {
+        (client, runner): Figures(client, runner)
+        for runner in options.runners
+        for client in options.clients
+    }
     model = FakeModelServer()
     async with anyio.create_task_group() as tg:
         await tg.start(model.serve)
@@ -201,14 +225,14 @@ async def measure(options: Options) -> list[Figures]:
             bench = Bench(arena, model, options)
             for _ in range(options.repeat):
                 for runner in options.runners:
-                    figures = results[runner]
-                    if options.tokens:
-                        figures.baseline_cpu_us.append(await bench.baseline(options.tokens))
-                    await bench.client(runner, figures)
-                    if options.tokens:
-                        figures.ratios.append(
-                            figures.client_cpu_us[-1] / figures.baseline_cpu_us[-1]
-                        )
+                    baseline, echoes = await bench.baseline(options.tokens or 1)
+                    for client in options.clients:
+                        figures = results[client, runner]
+                        await bench.client(figures)
+                        figures.echo_ms += echoes
+                        if options.tokens:
+                            figures.baseline_cpu_us.append(baseline)
+                            figures.ratios.append(figures.client_cpu_us[-1] / baseline)
         tg.cancel_scope.cancel()
     return list(results.values())
 
@@ -221,6 +245,7 @@ def summary(figures: Figures, options: Options) -> dict[str, Any]:
     every_arena = [v for values in figures.arena_ms for v in values]
     every_overhead = [v for values in figures.overhead_ms for v in values]
     done: dict[str, Any] = {
+        "client": figures.client,
         "runner": figures.runner,
         "repeat": options.repeat,
         "rounds": options.rounds,
@@ -230,6 +255,7 @@ def summary(figures: Figures, options: Options) -> dict[str, Any]:
         "first_token_overhead_ms_worst_round": max(
             (r["overhead_ms"] for r in per_round), default=0
         ),
+        "send_only_echo_ms_median": round(median(figures.echo_ms), 3),
         "per_round": per_round,
         "correct": figures.correct,
     }
@@ -264,16 +290,25 @@ def print_figures(results: list[dict[str, Any]], options: Options) -> None:
              f"{r['first_token_overhead_ms_median']} ms", "≤ 1 ms"),
             ("  na pior rodada (mediana)", f"{r['first_token_overhead_ms_worst_round']} ms",
              "≤ 1 ms"),
+            ("  piso: eco do envio puro", f"{r['send_only_echo_ms_median']} ms", ""),
             ("todos, em ordem, uma vez", "sim" if r["correct"] else "NÃO", "sim"),
         ]  # fmt: skip
         big = f"{options.tokens} tokens + " if options.tokens else ""
+        which = f"{r['client']}: " if len(options.clients) > 1 else ""
         print_table(
-            f"relay — {r['runner']} ({big}{options.rounds} rodadas de {options.round_tokens}; "
-            f"{runs})",
+            f"relay — {which}{r['runner']} ({big}{options.rounds} rodadas de "
+            f"{options.round_tokens}; {runs})",
             rows,
         )
     print(f"\n1º token por rodada numa conexão (arena / sobrecarga do cliente, ms; {runs})")
-    print("  rodada  " + "  ".join(f"{r['runner']:>19}" for r in results))
+    for i, r in enumerate(results):
+        if len(options.clients) > 1:
+            print(f"  [{i + 1}] {r['client']}")
+    heads = [
+        f"[{i + 1}] {r['runner']}" if len(options.clients) > 1 else r["runner"]
+        for i, r in enumerate(results)
+    ]
+    print("  rodada  " + "  ".join(f"{h:>19}" for h in heads))
     for i in range(options.rounds):
         cells = [
             f"{r['per_round'][i]['arena_ms']:>8.3f} / {r['per_round'][i]['overhead_ms']:>6.3f}"
@@ -320,29 +355,37 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run, for CI")
     parser.add_argument("--rounds-only", action="store_true",
                         help="only the small rounds: time to first token per round")  # fmt: skip
-    parser.add_argument("--client", default=CLIENT, help="the gambiarra-client to measure")
+    parser.add_argument(
+        "--client",
+        action="append",
+        help="a gambiarra-client to measure (repeat it to compare builds in one run)",
+    )
     parser.add_argument("--runners", default=",".join(RUNNERS))
     parser.add_argument("--repeat", type=int, help="interleaved repetitions (default 5)")
     parser.add_argument("--tokens", type=int, help="tokens of the big round (default 20 000)")
     parser.add_argument("--rounds", type=int, help="small rounds per connection (default 10)")
     parser.add_argument("--round-tokens", type=int, help="tokens per small round (default 100)")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the big round here")
+    parser.add_argument(
+        "--gap", type=float, default=0.25, help="seconds before each round (default 0.25)"
+    )
     args = parser.parse_args()
     quick = args.quick
     options = Options(
-        client=args.client,
+        clients=tuple(args.client or [CLIENT]),
         runners=tuple(args.runners.split(",")),
         repeat=args.repeat or (1 if quick else 5),
         tokens=0 if args.rounds_only else (args.tokens or (2_000 if quick else 20_000)),
         rounds=args.rounds or (3 if quick else 10),
         round_tokens=args.round_tokens or (20 if quick else 100),
         profile=args.profile,
+        gap=args.gap,
     )
     results = [summary(f, options) for f in anyio.run(measure, options)]
     print_figures(results, options)
     if options.profile is not None:
         print_profile(options.profile)
-    print_json("relay", {"quick": quick, "client": options.client, "results": results})
+    print_json("relay", {"quick": quick, "results": results})
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ BATCH_FRAMES = 512
 # A token is written the moment it is sent, unless another write happened less
 # than this long ago (a burst read in one network chunk): it then goes with the
 # rest of the burst, in the writer's next write, a few dozen µs later.
-WRITE_GAP = 200e-6
+WRITE_GAP = 2e-3
 
 
 class Delivery:
@@ -74,6 +74,7 @@ class Delivery:
         # Set by the link from registration to close: world messages go out only then.
         self._linked = False
         self._wake = anyio.Event()
+        self._woken = False  # _wake is set and the writer has not taken it yet
         self._confirmed = anyio.Event()
         self._ack_now = anyio.Event()
         self._overflow_logged: int | None = None
@@ -142,7 +143,8 @@ class Delivery:
             write_frames_now(ws, self._ready())
             self._written_at = self._clock()
             self._after_write()
-        else:
+        elif not self._woken:  # once per burst, not once per token
+            self._woken = True
             self._wake.set()
 
     async def flush(self) -> None:
@@ -189,7 +191,7 @@ class Delivery:
             return False
         self._final_id = (round, self.outbox.end)
         self.outbox.add(self.log.final, round=round, bounded=False)
-        self._wake.set()
+        self._write_soon(final=True)
         return True
 
     def forget(self) -> None:
@@ -229,7 +231,7 @@ class Delivery:
             frames = self._ready()
             if not frames:
                 await self._wake.wait()
-                self._wake = anyio.Event()
+                self._wake, self._woken = anyio.Event(), False
                 continue
             await send_frames(ws, frames)
             self._written_at = self._clock()

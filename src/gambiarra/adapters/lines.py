@@ -62,7 +62,12 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The lines this chunk completes, in order."""
-        if b"\n" not in chunk:
+        end = chunk.find(b"\n")
+        if not self._pending and end >= len(chunk) - 2 and chunk.endswith(b"\n"):
+            # One whole line per chunk (or an SSE event and its blank line):
+            # what a model server sends for every token.
+            return self._keep([chunk[:end]])
+        if end == -1:
             self._hold(chunk)
             return []
         parts = chunk.split(b"\n")
