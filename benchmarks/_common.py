@@ -80,6 +80,7 @@ class FakeModelServer:
     def __init__(self) -> None:
         self.port = 0
         self.requests = 0
+        self.connections = 0  # accepted: a client that keeps its connection opens one
         # For each streamed generation: (request read, first token written), in
         # the event loop's clock (``time.monotonic``, the same in every process).
         self.generations: list[tuple[float, float]] = []
@@ -94,6 +95,7 @@ class FakeModelServer:
             await listener.serve(self._connection)
 
     async def _connection(self, stream: SocketStream) -> None:
+        self.connections += 1
         buffer = b""
         async with stream:
             while True:

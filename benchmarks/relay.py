@@ -76,6 +76,9 @@ class Figures:
     arena_ms: list[list[float]] = field(default_factory=list)  # [round][repetition]
     overhead_ms: list[list[float]] = field(default_factory=list)
     echo_ms: list[float] = field(default_factory=list)  # the send-only echo, every round
+    # Connections the client opened to the model server, and its generations.
+    model_connections: int = 0
+    generations: int = 0
     correct: bool = True
     complete_tokens: int | None = None
 
@@ -137,6 +140,7 @@ class Bench:
             url_flag, f"http://127.0.0.1:{self.model.port}", "--rounds", str(options.rounds + big),
         ]  # fmt: skip
         env = {**os.environ, "GAMBIARRA_PIN": self.arena.pin}
+        connections, generations = self.model.connections, len(self.model.generations)
         process = await anyio.open_process(
             args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -159,6 +163,8 @@ class Bench:
                 if process.returncode is None:
                     process.kill()  # a failed measurement must not leave the client waiting
         self.arena.stop_round()
+        figures.model_connections += self.model.connections - connections
+        figures.generations += len(self.model.generations) - generations
 
     async def small_round(self, participant: str, index: int) -> tuple[float, float]:
         tokens = self.options.round_tokens
@@ -256,6 +262,9 @@ def summary(figures: Figures, options: Options) -> dict[str, Any]:
             (r["overhead_ms"] for r in per_round), default=0
         ),
         "send_only_echo_ms_median": round(median(figures.echo_ms), 3),
+        "model_connections_per_generation": round(
+            figures.model_connections / max(1, figures.generations), 2
+        ),
         "per_round": per_round,
         "correct": figures.correct,
     }
@@ -291,6 +300,7 @@ def print_figures(results: list[dict[str, Any]], options: Options) -> None:
             ("  na pior rodada (mediana)", f"{r['first_token_overhead_ms_worst_round']} ms",
              "≤ 1 ms"),
             ("  piso: eco do envio puro", f"{r['send_only_echo_ms_median']} ms", ""),
+            ("conexões ao modelo por geração", f"{r['model_connections_per_generation']}", "→ 0"),
             ("todos, em ordem, uma vez", "sim" if r["correct"] else "NÃO", "sim"),
         ]  # fmt: skip
         big = f"{options.tokens} tokens + " if options.tokens else ""

@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, runtime_checkable
 
+import msgspec
+
 from gambiarra.domain.events import GenerationRequest, RoundEnded
 from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import Challenge, ClientMessage, ServerMessage
@@ -40,14 +42,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TokenChunk:
+class TokenChunk(msgspec.Struct, frozen=True):
     """One piece of text the model produced, exactly as it produced it.
 
     ``reasoning`` marks a reasoning model's "thinking", which is shown to the
     participant and never sent to the arena. ``figures``: the model server's
     own account of the generation, on a last chunk with no text (consumers
     that skip empty text need not know about it).
+
+    A msgspec Struct, not a dataclass: one is built for every token, and a
+    frozen dataclass costs six times as much to build.
     """
 
     text: str
