@@ -21,6 +21,7 @@ medians are printed, because the machine is shared and noisy.
     python benchmarks/relay.py --quick         # what CI runs
     python benchmarks/relay.py --rounds-only   # the multi-round mode: TTFT per round
     python benchmarks/relay.py --client A --client B   # two builds, interleaved
+    python benchmarks/relay.py --floor         # and the bare relay on the same libraries
     python benchmarks/relay.py --profile /tmp/prof   # py-spy on the big round (pip install py-spy)
 """
 
@@ -46,6 +47,8 @@ from gambiarra.arena.server import PracticeArena
 
 HERE = Path(__file__).parent
 RUNNERS = ("ollama", "lmstudio")
+# --floor adds this "client": _floor_relay.py, the bare relay on the same libraries.
+FLOOR = "piso (httpx + websockets, sem o cliente)"
 
 
 @dataclass
@@ -134,8 +137,13 @@ class Bench:
         url_flag = "--ollama-url" if runner == "ollama" else "--lmstudio-url"
         big = 1 if options.tokens else 0
         participant = self.next_id("bench")
+        command = (
+            [sys.executable, str(HERE / "_floor_relay.py")]
+            if figures.client == FLOOR
+            else [figures.client]
+        )
         args = [
-            figures.client, "--url", self.arena.url, "--participant-id", participant,
+            *command, "--url", self.arena.url, "--participant-id", participant,
             "--nickname", "Bench", "--runner", runner, "--model", "bench",
             url_flag, f"http://127.0.0.1:{self.model.port}", "--rounds", str(options.rounds + big),
         ]  # fmt: skip
@@ -377,12 +385,17 @@ def main() -> None:
     parser.add_argument("--round-tokens", type=int, help="tokens per small round (default 100)")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of the big round here")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure _floor_relay.py: the bare relay on the same libraries",
+    )
+    parser.add_argument(
         "--gap", type=float, default=0.25, help="seconds before each round (default 0.25)"
     )
     args = parser.parse_args()
     quick = args.quick
     options = Options(
-        clients=tuple(args.client or [CLIENT]),
+        clients=(*(args.client or [CLIENT]), *([FLOOR] if args.floor else [])),
         runners=tuple(args.runners.split(",")),
         repeat=args.repeat or (1 if quick else 5),
         tokens=0 if args.rounds_only else (args.tokens or (2_000 if quick else 20_000)),
