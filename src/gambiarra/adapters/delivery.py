@@ -100,7 +100,12 @@ class Delivery:
                 self._overflowed(message)
                 return False
             self.log.token(message.round, message.seq, message.content, frame)
-            self._write_soon(final=False)
+            if self._ws is None or self._clock() - self._written_at < WRITE_GAP:
+                if not self._woken:  # the writer takes it, with the rest of the burst
+                    self._woken = True
+                    self._wake.set()
+            else:
+                self._write_soon(final=False)
             return True
         if isinstance(message, Complete | ErrorReport):
             complete = isinstance(message, Complete)

@@ -199,7 +199,13 @@ class RoundMachine:
         closed_at = self._drawing.feed(text)  # followed in every round: the flag may come late
         if closed_at is not None and self._svg_round:
             return self._close_drawing(text[:closed_at], at)  # no prose after the drawing
-        frames = self._frames(text)
+        if len(text) <= MAX_TOKEN_CHARS:  # one frame: built here, the common case
+            frames: Token | list[Token] = Token(
+                round=round, participant_id=self.participant_id, seq=self._seq, content=text
+            )
+            self._seq += 1
+        else:
+            frames = self._frames(text)
         self._pieces += 1
         self._piece_ends.append(self._seq)
         if budget is not None and self._pieces >= budget:
