@@ -1,7 +1,8 @@
 """A practice arena in a process of its own, playing the organiser for the swarm benchmark.
 
 Prints its URL, waits for N participants, runs K rounds of M tokens each
-(every participant must complete), then prints what it received as JSON.
+(every participant must complete), stays up until they have left, then
+prints what it received as JSON.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ async def main(count: int, rounds: int, tokens: int, budget: float) -> None:
                         "dropped": sum(e.dropped for e in record.entries.values()),
                     }
                 )
+        # A real arena stays up after a round: the participants' last confirmations
+        # (a ping after their complete) are answered before it goes.
+        with anyio.move_on_after(15):
+            await arena.wait_for(
+                lambda: (
+                    not any(arena.is_connected(r["participant_id"]) for r in arena.registrations)
+                )
+            )
         print(json.dumps({"registered": len(arena.registrations), "rounds": results}), flush=True)
 
 

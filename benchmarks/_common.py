@@ -80,6 +80,10 @@ class FakeModelServer:
     def __init__(self) -> None:
         self.port = 0
         self.requests = 0
+        self.connections = 0  # accepted: a client that keeps its connection opens one
+        # For each streamed generation: (request read, first token written), in
+        # the event loop's clock (``time.monotonic``, the same in every process).
+        self.generations: list[tuple[float, float]] = []
 
     async def serve(
         self, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED
@@ -91,6 +95,7 @@ class FakeModelServer:
             await listener.serve(self._connection)
 
     async def _connection(self, stream: SocketStream) -> None:
+        self.connections += 1
         buffer = b""
         async with stream:
             while True:
@@ -99,6 +104,9 @@ class FakeModelServer:
                         buffer += await stream.receive()
                     except (anyio.EndOfStream, anyio.BrokenResourceError):
                         return
+                    arrived = (
+                        anyio.current_time()
+                    )  # the model's time starts here, not after parsing
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
                 lines = head.decode().split("\r\n")
                 method, path = lines[0].split()[:2]
@@ -112,12 +120,18 @@ class FakeModelServer:
                 )
                 while len(buffer) < length:
                     buffer += await stream.receive()
+                    arrived = anyio.current_time()
                 body, buffer = buffer[:length], buffer[length:]
                 self.requests += 1
-                await self._answer(stream, method, path, json.loads(body) if body else {})
+                try:
+                    await self._answer(
+                        stream, method, path, json.loads(body) if body else {}, arrived
+                    )
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return  # the client stopped reading (its max_tokens): a real server's lot
 
     async def _answer(
-        self, stream: SocketStream, method: str, path: str, body: dict[str, Any]
+        self, stream: SocketStream, method: str, path: str, body: dict[str, Any], read_at: float
     ) -> None:
         answers = {
             "/api/tags": b'{"models":[{"name":"bench:latest"}]}',
@@ -138,17 +152,18 @@ class FakeModelServer:
         count = body["options"]["num_predict"] if ollama else body["max_tokens"]
         kind = "application/x-ndjson" if ollama else "text/event-stream"
         head = f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\n\r\n"
-        await stream.send(head.encode())
-        batch: list[bytes] = []
+        batch: list[bytes] = [head.encode()]
         for i in range(count):
             if ollama:
                 line = b'{"model":"bench","response":" w%d","done":false}\n' % i
             else:
                 line = b'data: {"choices":[{"index":0,"text":" w%d","finish_reason":null}]}\n\n' % i
             batch.append(b"%x\r\n%s\r\n" % (len(line), line))
-            if len(batch) == 64:
+            if i == 0 or len(batch) == 64:  # an instant model: the first token at once
                 await stream.send(b"".join(batch))
                 batch.clear()
+                if i == 0:
+                    self.generations.append((read_at, anyio.current_time()))
         last = (
             b'{"model":"bench","response":"","done":true,"eval_count":%d}\n' % count
             if ollama

@@ -51,7 +51,9 @@ async def registered_once() -> tuple[float, float]:
         ]  # fmt: skip
         started = anyio.current_time()
         process = await anyio.open_process(
-            args, env={**os.environ, "GAMBIARRA_PIN": "1"}, stderr=subprocess.DEVNULL
+            args,
+            env={**os.environ, "GAMBIARRA_PIN": "1", "GAMBIARRA_NO_HISTORY": "1"},
+            stderr=subprocess.DEVNULL,
         )
         async with process:
             await arena.wait_registered("boot")

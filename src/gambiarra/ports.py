@@ -15,6 +15,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
+import msgspec
+
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import Challenge, ClientMessage, ServerMessage
@@ -45,14 +47,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TokenChunk:
+class TokenChunk(msgspec.Struct, frozen=True):
     """One piece of text the model produced, exactly as it produced it.
 
     ``reasoning`` marks a reasoning model's "thinking", which is shown to the
     participant and never sent to the arena. ``figures``: the model server's
     own account of the generation, on a last chunk with no text (consumers
     that skip empty text need not know about it).
+
+    A msgspec Struct, not a dataclass: one is built for every token, and a
+    frozen dataclass costs six times as much to build.
     """
 
     text: str

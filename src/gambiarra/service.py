@@ -39,7 +39,6 @@ from gambiarra.domain.events import (
     SessionEnded,
     ShowReasoning,
     StartGeneration,
-    TokenProduced,
 )
 from gambiarra.domain.protocol import Challenge, Heartbeat, Perception, ServerError, Token
 from gambiarra.domain.round import Phase, RoundMachine
@@ -249,12 +248,10 @@ class ArenaClient:
         for action in actions:
             if isinstance(action, Send):
                 message = action.message
-                held = self._transport.send(message)  # the arena first, the screen after
                 if isinstance(message, Token):
-                    if not held:  # the link is down and the outbox full
-                        self._feed(DeliveryRefused(message.round, message.seq, self._clock()))
-                        continue
-                    self._view.token(message.content)
+                    self._send_token(message)
+                else:
+                    self._transport.send(message)
             elif isinstance(action, StartGeneration):
                 self._start(action.request)
             elif isinstance(action, CancelGeneration):
@@ -271,6 +268,12 @@ class ArenaClient:
                 )
             elif isinstance(action, RoundEnded):
                 self._round_ended(action)
+
+    def _send_token(self, token: Token) -> None:
+        if self._transport.send(token):  # the arena first, the screen after
+            self._view.token(token.content)
+        else:  # the link is down and the outbox full
+            self._feed(DeliveryRefused(token.round, token.seq, self._clock()))
 
     def _start(self, request: GenerationRequest) -> None:
         assert self._tg is not None
@@ -315,16 +318,27 @@ class ArenaClient:
         round_ = request.round
         self._log.info("generation_started", round=round_, max_tokens=request.max_tokens)
         outcome: Event | None = None
+        # The per-token path: a piece goes straight to the machine (no event
+        # object), and the frame it gives back straight to the arena.
+        token, send, apply, clock = self._machine.token, self._send_token, self._apply, self._clock
         with scope:
             try:
                 async with aclosing(self._runner.stream(request)) as chunks:
                     async for chunk in chunks:
-                        if chunk.figures is not None:
-                            self._feed(ModelReported(round_, chunk.figures, self._clock()))
                         if chunk.reasoning:
                             self._feed(ReasoningProduced(round_, chunk.text, self._clock()))
-                        else:
-                            self._feed(TokenProduced(round_, chunk.text, self._clock()))
+                        elif chunk.text:
+                            sent = token(round_, chunk.text, clock())
+                            if isinstance(sent, Token):
+                                send(sent)
+                            else:
+                                apply(sent)
+                        if chunk.figures is not None:
+                            # The model's last chunk: the answer is over now, even if
+                            # the runner still reads the end of the body (to keep its
+                            # connection for the next round).
+                            self._feed(ModelReported(round_, chunk.figures, self._clock()))
+                            self._feed(RunnerFinished(round_, self._clock()))
                 outcome = RunnerFinished(round_, self._clock())
             except RunnerError as exc:
                 outcome = RunnerFailed(round_, str(exc), self._clock())

@@ -267,7 +267,8 @@ class EndlessBody(httpx.AsyncByteStream):
             yield b"<html>" + b"x" * 4093
 
 
-REQUEST = GenerationRequest(round=1, prompt="Era uma vez", max_tokens=5, temperature=0.0)
+# Room for every piece of the recorded answers: a runner stops at max_tokens itself.
+REQUEST = GenerationRequest(round=1, prompt="Era uma vez", max_tokens=400, temperature=0.0)
 
 
 async def drain(runner: OllamaRunner | OpenAICompatRunner | LlamaCppRunner) -> list[str]:

@@ -7,10 +7,12 @@ so nothing here is timed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
+from websockets.protocol import State
 
 from gambiarra.adapters.delivery import Delivery
 from gambiarra.domain.protocol import ClientMessage, Complete, ErrorReport, ModelInfo, Token
@@ -29,13 +31,35 @@ ERROR = ErrorReport(round=1, participant_id="ana-pc", code="RUNNER_ERROR", messa
 
 
 class AnsweringSocket:
-    """Stands in for a websockets connection whose peer reads everything and pongs at once."""
+    """Stands in for a websockets connection whose peer reads everything and pongs at once.
+
+    It is its own protocol and transport: what ``send_frames`` frames is
+    kept as is, and each write is kept whole.
+    """
+
+    state = State.OPEN
 
     def __init__(self) -> None:
-        self.written: list[str | bytes] = []
+        self.written: list[bytes] = []
+        self.protocol = self.transport = self
+        self._framed: list[bytes] = []
 
-    async def send(self, frame: str | bytes, text: bool = False) -> None:
-        self.written.append(frame)
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    @asynccontextmanager
+    async def send_context(self) -> AsyncIterator[None]:
+        yield
+
+    def send_text(self, frame: bytes) -> None:
+        self._framed.append(frame)
+
+    def data_to_send(self) -> list[bytes]:
+        framed, self._framed = self._framed, []
+        return framed
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
 
     async def ping(self) -> Awaitable[float]:
         return _pong()

@@ -93,3 +93,27 @@ def test_find_and_end_give_absolute_ids() -> None:
     outbox.confirm(1)
     assert outbox.find(complete) == 2
     assert outbox.end == 3
+
+
+def test_take_gives_the_next_frames_in_order_and_counts_them_written() -> None:
+    outbox = Outbox()
+    for frame in (b"a", b"b", b"c"):
+        outbox.add(frame)
+    assert outbox.take(2) == [b"a", b"b"]
+    assert outbox.written_mark == 2
+    assert outbox.take(10) == [b"c"]
+    assert outbox.take(10) == []
+    outbox.confirm(1)
+    assert outbox.rewind() == 2
+    assert outbox.take(10) == [b"b", b"c"]
+
+
+def test_a_confirmation_beyond_the_written_frames_forgets_those_too() -> None:
+    """A mark covers ids, written on this link or not (a resumed round's old frames)."""
+    outbox = Outbox()
+    for frame in (b"a", b"b", b"c", b"d"):
+        outbox.add(frame)
+    outbox.take(1)
+    outbox.confirm(3)
+    assert outbox.unconfirmed == 1
+    assert outbox.take(10) == [b"d"]

@@ -500,3 +500,46 @@ def test_figures_of_an_earlier_round_are_not_carried_over() -> None:
     actions = feed(m, challenge_at(1.0, round=2), RunnerFinished(2, 1.1))
     assert isinstance(actions[-1], RoundEnded)
     assert actions[-1].model is None
+
+
+def test_token_gives_back_the_one_frame_to_send_in_the_common_case() -> None:
+    """The per-token path: no event object in, no action list out."""
+    m = machine()
+    m.handle(challenge_at(0.0))
+    first = m.token(1, "Era", 0.1)
+    second = m.token(1, " uma", 0.2)
+    assert first == Token(round=1, participant_id="ana-pc", seq=0, content="Era")
+    assert second == Token(round=1, participant_id="ana-pc", seq=1, content=" uma")
+    assert m.token(1, "", 0.3) == []  # empty pieces are neither sent nor counted
+    assert m.token(2, "late", 0.3) == []  # not the round in play
+    # handle() says the same thing with actions
+    assert m.handle(TokenProduced(1, " vez", 0.4)) == [
+        Send(Token(round=1, participant_id="ana-pc", seq=2, content=" vez"))
+    ]
+
+
+def test_token_gives_actions_when_the_piece_ends_the_round() -> None:
+    m = machine()
+    m.handle(challenge_at(0.0, max_tokens=2))
+    assert isinstance(m.token(1, "Era", 0.1), Token)
+    actions = m.token(1, " uma", 0.2)
+    assert isinstance(actions, list)
+    assert sent(actions)[0] == Token(round=1, participant_id="ana-pc", seq=1, content=" uma")
+    assert any(isinstance(a, CancelGeneration) for a in actions)
+    complete = sent(actions)[1]
+    assert isinstance(complete, Complete)
+    assert complete.tokens == 2
+
+
+def test_the_per_token_path_before_any_challenge_is_a_bug_too() -> None:
+    with pytest.raises(RoundStateError):
+        machine().token(1, "Era", 0.1)
+
+
+def test_a_piece_too_big_for_one_frame_comes_back_as_actions() -> None:
+    m = machine()
+    m.handle(challenge_at(0.0))
+    actions = m.token(1, "x" * (MAX_TOKEN_CHARS + 1), 0.1)
+    assert isinstance(actions, list)
+    assert [t.seq for t in sent(actions) if isinstance(t, Token)] == [0, 1]
+    assert m.token(1, "y", 0.2) == Token(round=1, participant_id="ana-pc", seq=2, content="y")

@@ -228,3 +228,45 @@ async def test_each_token_is_queued_for_the_arena_before_the_screen_sees_it() ->
         await client.run()
     assert view.queued_before == [1, 2, 3]
     assert view.closed == 1
+
+
+class Recorder(RecordingView):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, object]] = []
+
+    def token(self, text: str, count: int = 1) -> None:
+        self.calls.append(("token", (text, count)))
+
+    def reasoning(self, text: str) -> None:
+        self.calls.append(("reasoning", text))
+
+    def show(self, event: object) -> None:
+        self.calls.append(("show", type(event).__name__))
+
+
+def test_answer_text_joins_its_entry_until_a_line_or_reasoning_comes_between() -> None:
+    screen = Recorder()
+    view = BufferedView(screen)  # never run: everything waits for close()
+    for call in (
+        lambda: view.token("a"),
+        lambda: view.token("b"),
+        lambda: view.reasoning("r"),
+        lambda: view.token("c"),
+        lambda: view.show(Disconnected(reason="caiu")),
+        lambda: view.token("d"),
+        lambda: view.token("e", 2),
+    ):
+        call()
+    view.close()
+    assert screen.calls == [
+        ("token", ("ab", 2)),
+        ("reasoning", "r"),
+        ("token", ("c", 1)),
+        ("show", "Disconnected"),
+        ("token", ("de", 3)),
+    ]
+    view.token("f")  # after close nothing drains the buffer: drawn at once
+    assert screen.calls[-1] == ("token", ("f", 1))
+    view.token("g")
+    assert screen.calls[-1] == ("token", ("g", 1))

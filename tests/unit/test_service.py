@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import anyio
 import pytest
 
-from gambiarra.domain.events import Outcome
+from gambiarra.domain.events import GenerationRequest, Outcome
+from gambiarra.domain.metrics import ModelFigures
 from gambiarra.domain.protocol import (
     Challenge,
     Complete,
@@ -121,3 +124,39 @@ async def test_a_view_that_wants_ticks_gets_them() -> None:
             tg.start_soon(arena_client.run)
             await ticks.wait()
             tg.cancel_scope.cancel()
+
+
+class TidyingRunner(ScriptedRunner):
+    """Yields its pieces and the model's figures, then keeps reading until told to stop:
+    a runner reading the end of its body to keep its connection."""
+
+    def __init__(self, *pieces: str) -> None:
+        super().__init__(*pieces, TokenChunk("", figures=ModelFigures(generated_tokens=2)))
+        self.tidied = anyio.Event()
+        self.tidying = False
+
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
+        async for chunk in super().stream(request):
+            yield chunk
+        self.tidying = True
+        await self.tidied.wait()
+
+
+async def test_the_models_figures_end_the_round_before_the_runner_is_done() -> None:
+    """The complete goes out with the last chunk, not after the body's last bytes."""
+    transport = FakeTransport(Challenge(round=1, prompt="oi"))
+    runner = TidyingRunner("Olá", "!")
+    arena_client, view = client(transport, runner, rounds=None)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(arena_client.run)
+        with anyio.fail_after(5):
+            while not runner.tidying:
+                await anyio.wait_all_tasks_blocked()
+        complete = transport.sent[-1]
+        assert isinstance(complete, Complete)
+        assert complete.tokens == 2
+        assert view.ended[0].model == ModelFigures(generated_tokens=2)
+        runner.tidied.set()
+        await anyio.wait_all_tasks_blocked()
+        assert [type(m) for m in transport.sent].count(Complete) == 1  # the end adds nothing
+        tg.cancel_scope.cancel()

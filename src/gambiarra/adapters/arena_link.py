@@ -82,6 +82,8 @@ REJOIN_BUDGET_S = 3.0
 # A pong proves the arena read our complete, not that it stored it yet (it may
 # await its database): look after this grace, and once more before re-sending.
 RECORD_GRACE_S = 0.5
+# The longest a round's look-up waits for the round's first token to be written.
+LOOK_UP_AFTER_S = 1.0
 
 
 class ArenaLink:
@@ -375,6 +377,10 @@ class ArenaLink:
 
     async def _look_up_round(self, index: int) -> None:
         assert self._http is not None
+        # Not urgent: it waits for the round's first token to be written (or a
+        # moment), so that its HTTP request never holds that token back.
+        with anyio.move_on_after(LOOK_UP_AFTER_S):
+            await self._delivery.next_write()
         current = await self._http.current_round()
         if isinstance(current, RoundOnArena) and current.index == index:
             self._rounds[index] = current

@@ -1,9 +1,13 @@
-"""Opening a WebSocket to the arena, with every failure turned into a link event.
+"""Opening a WebSocket to the arena, with every failure turned into a link event,
+and writing several frames to it at once.
 
 ``open_socket`` either returns an open connection or raises ``Refused``,
 which carries the event for the link policy (``UpgradeRefused``,
 ``ConnectFailed``) and a one-line reason in Portuguese for the participant.
 Used by the reconnect loop and by ``doctor``'s probe alike.
+
+``send_frames`` writes frames that are ready together, each a complete text
+message of its own, with one system call.
 """
 
 from __future__ import annotations
@@ -12,15 +16,25 @@ import email.utils
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import SEND_EOF, State
 
 from gambiarra.domain.link import ConnectFailed, ConnectFailure, UpgradeRefused
 from gambiarra.errors import ConfigError
 
-__all__ = ["MAX_FRAME", "Refused", "SocketOptions", "open_socket"]
+__all__ = [
+    "MAX_FRAME",
+    "Refused",
+    "SocketOptions",
+    "can_write_now",
+    "open_socket",
+    "send_frames",
+    "write_frames_now",
+]
 
 MAX_FRAME = 2**20  # the arena's own limit; anything larger is not a real message
 
@@ -90,6 +104,41 @@ async def open_socket(url: str, options: SocketOptions) -> ClientConnection:
             f"nenhuma arena respondeu em {url} ({why}): confira o IP e a porta em --url "
             "e se a arena está no ar",
         ) from None
+
+
+async def send_frames(ws: ClientConnection, frames: Sequence[bytes]) -> None:
+    """Write these UTF-8 JSON frames as text messages, one frame each, in one system call.
+
+    ``ws.send()`` writes each message to the socket on its own; an iterable
+    would become one fragmented message, which the arena reads as one. So each
+    frame goes through websockets' own protocol object (framing, client mask)
+    and what it produced is written at once; ``send_context`` still checks the
+    connection is open and applies websockets' flow control afterwards.
+
+    Raises:
+        ConnectionClosed: the connection is closed (or closes meanwhile).
+    """
+    async with ws.send_context():
+        write_frames_now(ws, frames)
+
+
+def can_write_now(ws: ClientConnection) -> bool:
+    """Open, and all written so far already handed to the system: a write goes out at once."""
+    return ws.protocol.state is State.OPEN and not ws.transport.get_write_buffer_size()
+
+
+def write_frames_now(ws: ClientConnection, frames: Sequence[bytes]) -> None:
+    """``send_frames`` without waiting, for a connection where ``can_write_now`` holds."""
+    protocol = ws.protocol
+    for frame in frames:
+        protocol.send_text(frame)
+    data = protocol.data_to_send()  # the frames just framed, nothing else on an open link
+    ws.transport.write(b"".join(data))
+    if SEND_EOF in data:  # never after send_text on an open link; as websockets would
+        if ws.transport.can_write_eof():
+            ws.transport.write_eof()
+        else:
+            ws.transport.close()
 
 
 def _server_now(date: str | None) -> float | None:

@@ -7,6 +7,7 @@ Runner errors are read by the participant and also go to the arena as
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -16,9 +17,22 @@ import msgspec
 
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 
-__all__ = ["error_text", "generation_stream", "preview", "translate_http_errors"]
+__all__ = [
+    "body_chunks",
+    "endpoint",
+    "error_text",
+    "generation_stream",
+    "preview",
+    "translate_http_errors",
+]
 
-_JSON = {"content-type": "application/json"}
+# A streamed answer is asked for uncompressed: its chunks are then read as they
+# arrive (``aiter_raw``), without httpx's decoding layer on every token.
+_JSON = httpx.Headers({"content-type": "application/json", "accept-encoding": "identity"})
+# Each client's generation URLs, resolved once: httpx merges a relative path
+# with the base URL on every request, a tenth of a round's first-token time.
+_endpoints: weakref.WeakKeyDictionary[httpx.AsyncClient, tuple[httpx.URL, dict[str, httpx.URL]]]
+_endpoints = weakref.WeakKeyDictionary()
 _encoder = msgspec.json.Encoder()
 
 # An error body is read only this far: a hostile server's error page may be endless.
@@ -44,12 +58,31 @@ async def generation_stream(
     where = str(http.base_url).rstrip("/")
     with translate_http_errors(server, where, hint):
         async with http.stream(
-            "POST", path, content=_encoder.encode(body), headers=_JSON
+            "POST", endpoint(http, path), content=_encoder.encode(body), headers=_JSON
         ) as response:
             if response.is_error:
                 detail = error_text(await _head(response))
                 raise RunnerFailed(f"{server} respondeu {response.status_code}: {detail}")
             yield response
+
+
+def endpoint(http: httpx.AsyncClient, path: str) -> httpx.URL:
+    """``path`` on the client's base URL, exactly as httpx itself would merge them."""
+    base, known = _endpoints.get(http, (None, {}))
+    if base is not http.base_url:  # first use, or the base URL was replaced
+        base, known = http.base_url, {}
+        _endpoints[http] = (base, known)
+    url = known.get(path)
+    if url is None:
+        url = known[path] = http.build_request("POST", path).url
+    return url
+
+
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body of a streamed answer as it arrives, decoded only if the server compressed it."""
+    if response.headers.get("content-encoding", "").strip().lower() in ("", "identity"):
+        return response.aiter_raw()
+    return response.aiter_bytes()
 
 
 async def _head(response: httpx.Response) -> bytes:

@@ -23,12 +23,13 @@ import msgspec
 import structlog
 
 from gambiarra.adapters.http_errors import (
+    body_chunks,
     error_text,
     generation_stream,
     preview,
     translate_http_errors,
 )
-from gambiarra.adapters.lines import iter_sse_data
+from gambiarra.adapters.lines import ModelBody
 from gambiarra.adapters.openai_compat import list_openai_models
 from gambiarra.adapters.warmup import LOAD_TIMEOUT
 from gambiarra.domain.events import GenerationRequest
@@ -123,15 +124,25 @@ class LlamaCppRunner:
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[TokenChunk, None]:
         body = self.body(request)
         log.debug("model_request", url=self._where + "/completion", body=body)
+        # The client stops at max_tokens itself (the round machine does too):
+        # the rest of the body is then read, so the connection is kept.
+        left = request.max_tokens if request.max_tokens >= 0 else -1
         async with generation_stream(self._http, "/completion", body, _SERVER, _HINT) as response:
-            async for data in iter_sse_data(response.aiter_bytes()):
-                event = self._decode(data)
-                if event.content:
-                    yield TokenChunk(event.content)
-                if event.stop:
-                    if event.timings is not None:
-                        yield TokenChunk("", figures=_figures(event.timings))
-                    return
+            answer = ModelBody(body_chunks(response), sse=True)
+            async for events in answer:
+                for data in events:
+                    event = self._decode(data)
+                    if event.content:
+                        yield TokenChunk(event.content)
+                        left -= 1
+                        if left == 0:
+                            await answer.finish(self._ends)
+                            return
+                    if event.stop:
+                        if event.timings is not None:
+                            yield TokenChunk("", figures=_figures(event.timings))
+                        await answer.finish()
+                        return
         raise RunnerFailed(
             f"{_SERVER} encerrou a resposta antes do fim (sem stop): "
             "confira o terminal do llama-server e tente de novo"
@@ -187,6 +198,11 @@ class LlamaCppRunner:
             return _props_decoder.decode(response.content)
         except msgspec.DecodeError:
             return None
+
+    def _ends(self, data: bytes) -> bool | None:
+        """After max_tokens: the stop event ends the answer, more text means it goes on."""
+        event = self._decode(data)
+        return False if event.content else (True if event.stop else None)
 
     def _decode(self, data: bytes) -> _Event:
         try:

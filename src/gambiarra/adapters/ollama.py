@@ -25,12 +25,13 @@ import msgspec
 import structlog
 
 from gambiarra.adapters.http_errors import (
+    body_chunks,
     error_text,
     generation_stream,
     preview,
     translate_http_errors,
 )
-from gambiarra.adapters.lines import iter_lines
+from gambiarra.adapters.lines import ModelBody
 from gambiarra.adapters.warmup import LOAD_TIMEOUT
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.metrics import ModelFigures, ns_to_ms
@@ -287,21 +288,31 @@ class OllamaRunner:
         body = self.body(request)
         path = f"/api/{self._api}"
         log.debug("model_request", url=self._where + path, body=body)
+        # The client stops at max_tokens itself (the round machine does too):
+        # the rest of the body is then read, so the connection is kept.
+        left = request.max_tokens if request.max_tokens >= 0 else -1
         async with generation_stream(self._http, path, body, "o Ollama", self._hint) as response:
-            async for raw in iter_lines(response.aiter_bytes()):
-                line = _decode(raw)
-                if line.error is not None:
-                    detail = preview(line.error) or "sem detalhes"
-                    raise RunnerFailed(f"o Ollama avisou um erro no meio da resposta: {detail}")
-                source = line.message if line.message is not None else line
-                if source.thinking:
-                    yield TokenChunk(source.thinking, reasoning=True)
-                text = source.content if isinstance(source, _Message) else source.response
-                if text:
-                    yield TokenChunk(text)
-                if line.done:
-                    yield TokenChunk("", figures=_figures(line))
-                    return
+            answer = ModelBody(body_chunks(response))
+            async for lines in answer:
+                for raw in lines:
+                    line = _decode(raw)
+                    if line.error is not None:
+                        detail = preview(line.error) or "sem detalhes"
+                        raise RunnerFailed(f"o Ollama avisou um erro no meio da resposta: {detail}")
+                    source = line.message if line.message is not None else line
+                    if source.thinking:
+                        yield TokenChunk(source.thinking, reasoning=True)
+                    text = source.content if isinstance(source, _Message) else source.response
+                    if text:
+                        yield TokenChunk(text)
+                        left -= 1
+                        if left == 0:
+                            await answer.finish(_ends)
+                            return
+                    if line.done:
+                        yield TokenChunk("", figures=_figures(line))
+                        await answer.finish()
+                        return
         raise RunnerFailed(
             "o Ollama encerrou a resposta antes do fim: "
             "confira o terminal do Ollama e tente de novo"
@@ -398,6 +409,19 @@ def _figures(line: _Line) -> ModelFigures:
         generation_ms=ns_to_ms(_whole(line.eval_duration)),
         generated_tokens=_whole(line.eval_count),
     )
+
+
+def _ends(raw: bytes) -> bool | None:
+    """After max_tokens: the done line ends the answer, more text means it goes on."""
+    try:
+        line = _line_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return False
+    if line.done:
+        return True
+    source = line.message if line.message is not None else line
+    text = source.content if isinstance(source, _Message) else source.response
+    return False if text or source.thinking else None
 
 
 def _decode(raw: bytes) -> _Line:

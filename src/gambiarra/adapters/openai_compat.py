@@ -26,12 +26,13 @@ import msgspec
 import structlog
 
 from gambiarra.adapters.http_errors import (
+    body_chunks,
     error_text,
     generation_stream,
     preview,
     translate_http_errors,
 )
-from gambiarra.adapters.lines import iter_sse_data
+from gambiarra.adapters.lines import ModelBody
 from gambiarra.adapters.warmup import LOAD_TIMEOUT, REFRESH_EVERY, Refresher
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.domain.model_names import pasted_model_hint
@@ -283,13 +284,24 @@ class OpenAICompatRunner:
         path = "/v1/chat/completions" if self._api == "chat" else "/v1/completions"
         log.debug("model_request", url=self._where + path, body=body)
         hint = f"{self._hint} ou indique o endereço com {self._flag}"
+        # The client stops at max_tokens itself (the round machine does too):
+        # the rest of the body is then read, so the connection is kept.
+        left = request.max_tokens if request.max_tokens >= 0 else -1
         with self._generating():
             async with generation_stream(self._http, path, body, self._server, hint) as response:
-                async for data in iter_sse_data(response.aiter_bytes()):
-                    if data == _DONE:
-                        return
-                    for chunk in self._chunks(data):
-                        yield chunk
+                answer = ModelBody(body_chunks(response), sse=True)
+                async for events in answer:
+                    for data in events:
+                        if data == _DONE:
+                            await answer.finish()
+                            return
+                        for chunk in self._chunks(data):
+                            yield chunk
+                            if not chunk.reasoning:
+                                left -= 1
+                                if left == 0:
+                                    await answer.finish(self._ends)
+                                    return
         raise RunnerFailed(
             f"{self._server} encerrou a resposta sem o [DONE] final: "
             "confira o terminal do servidor e tente de novo"
@@ -297,6 +309,10 @@ class OpenAICompatRunner:
 
     def _generating(self) -> AbstractContextManager[None]:
         return nullcontext() if self._refresher is None else self._refresher.generating()
+
+    def _ends(self, data: bytes) -> bool | None:
+        """After max_tokens: [DONE] ends the answer, more text means it goes on."""
+        return True if data == _DONE else (False if self._chunks(data) else None)
 
     def _chunks(self, data: bytes) -> list[TokenChunk]:
         try:

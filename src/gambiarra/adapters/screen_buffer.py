@@ -100,6 +100,9 @@ class BufferedView:
         self._calls = 0  # the _Call entries in _pending
         self._skipped = 0
         self._in_flight: list[_Text | _Call] = []
+        # The answer text entry at the end of the queue, which a token joins
+        # with one append (None when the last entry is anything else).
+        self._answer: _Text | None = None
         self._wake: anyio.Event | None = None  # set while run() is drawing
         self._lost = False
         self._closed = False
@@ -149,6 +152,11 @@ class BufferedView:
     # ------------------------------------------------------------ the view, as an append
 
     def token(self, text: str, count: int = 1) -> None:
+        answer = self._answer
+        if answer is not None:  # the usual case: the screen has not taken the text yet
+            answer.pieces.append(text)
+            answer.count += count
+            return
         self._put_text(text, False, count)
 
     def reasoning(self, text: str) -> None:
@@ -170,7 +178,11 @@ class BufferedView:
             last.pieces.append(text)
             last.count += count
         else:
-            self._pending.append(_Text(reasoning, [text], count))
+            entry = _Text(reasoning, [text], count)
+            self._pending.append(entry)
+            # Later answer text joins this entry until the screen takes it or a
+            # line follows; the screen was woken for it already.
+            self._answer = None if reasoning or self._closed else entry
         self._wake_or_draw()
 
     def _put(self, draw: Callable[[RoundView], None], droppable: bool = False) -> None:
@@ -179,6 +191,7 @@ class BufferedView:
         if self._calls >= self._limit:
             self._make_room()
         self._pending.append(_Call(draw, droppable))
+        self._answer = None  # text after this line is a new entry
         self._calls += 1
         self._wake_or_draw()
 
@@ -203,6 +216,7 @@ class BufferedView:
     def _take(self) -> list[_Text | _Call]:
         batch = list(self._pending)
         self._pending.clear()
+        self._answer = None
         self._calls = 0
         if self._skipped:
             skipped, self._skipped = self._skipped, 0
@@ -233,6 +247,7 @@ class BufferedView:
         self._lost = True
         self._inner = SilentView()
         self._pending.clear()
+        self._answer = None
         self._calls = self._skipped = 0
         if isinstance(exc, OSError):
             self._detach_stream()

@@ -13,6 +13,10 @@ Ids are absolute positions in the stream of held frames, so a confirmation
 mark taken before later frames were added stays valid. Each frame carries the
 round it belongs to, so that when the arena says exactly what it holds of a
 round (``resume``), that round's frames are replaced by the exact remainder.
+
+Frames written on the current link and frames still to write are kept apart,
+so taking the next batch to write costs the batch, never the written backlog
+(tens of thousands of frames between two confirmations of a fast model).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ __all__ = ["DEFAULT_LIMIT", "Outbox"]
 # and confirmed within moments, so the limit does not apply.
 DEFAULT_LIMIT = 20_000
 
+_Held = tuple[int | None, bytes]  # (round, frame)
+
 
 class Outbox:
     """An ordered buffer of encoded frames with written and confirmed marks."""
@@ -36,34 +42,44 @@ class Outbox:
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self.refused = 0
-        self._frames: deque[tuple[int | None, bytes]] = deque()
-        self._base = 0  # id of _frames[0]: everything before it is confirmed
-        self._written = 0  # id of the next frame to write on the current link
+        self._written: deque[_Held] = deque()  # written on this link, unconfirmed
+        self._queued: deque[_Held] = deque()  # not written on this link yet
+        self._base = 0  # id of the oldest held frame: everything before it is confirmed
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._written) + len(self._queued)
 
     def add(self, frame: bytes, *, round: int | None = None, bounded: bool = True) -> bool:
         """Hold a frame of ``round``; False when a bounded frame finds the outbox full."""
-        if bounded and len(self._frames) >= self.limit:
+        if bounded and len(self._written) + len(self._queued) >= self.limit:
             self.refused += 1
             return False
-        self._frames.append((round, frame))
+        self._queued.append((round, frame))
         return True
+
+    def take(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` frames to write next, in order, counted as written from now."""
+        queued, written = self._queued, self._written
+        taken = []
+        for _ in range(min(limit, len(queued))):
+            held = queued.popleft()
+            written.append(held)
+            taken.append(held[1])
+        return taken
 
     def next_unwritten(self) -> bytes | None:
         """The next frame to write on the current link, if any."""
-        index = self._written - self._base
-        return self._frames[index][1] if index < len(self._frames) else None
+        return self._queued[0][1] if self._queued else None
 
     def mark_written(self) -> int:
         """Record that the next frame was written; return the new written mark."""
-        self._written += 1
-        return self._written
+        if self._queued:
+            self._written.append(self._queued.popleft())
+        return self.written_mark
 
     @property
     def written_mark(self) -> int:
-        return self._written
+        return self._base + len(self._written)
 
     @property
     def confirmed_mark(self) -> int:
@@ -72,29 +88,32 @@ class Outbox:
     @property
     def end(self) -> int:
         """The id the next frame added will get."""
-        return self._base + len(self._frames)
+        return self._base + len(self)
 
     def find(self, frame: bytes) -> int | None:
         """The id of this very frame object, if it is still held."""
-        for index, (_, held) in enumerate(self._frames):
+        for index, (_, held) in enumerate(self._held()):
             if held is frame:
                 return self._base + index
         return None
 
     @property
     def unconfirmed(self) -> int:
-        return len(self._frames)
+        return len(self)
 
     def confirm(self, mark: int) -> None:
         """Every frame before ``mark`` reached the arena: forget it."""
-        while self._base < mark and self._frames:
-            self._frames.popleft()
-            self._base += 1
+        for frames in (self._written, self._queued):
+            while self._base < mark and frames:
+                frames.popleft()
+                self._base += 1
 
     def rewind(self) -> int:
         """A new link: everything unconfirmed must be written again. Returns how many."""
-        self._written = self._base
-        return len(self._frames)
+        if self._written:
+            self._written.extend(self._queued)
+            self._queued, self._written = self._written, deque()
+        return len(self._queued)
 
     def resume(self, round: int, frames: Sequence[bytes]) -> int:
         """A new link, and the arena told us what it holds of ``round``.
@@ -104,22 +123,24 @@ class Outbox:
         Returns how many frames will be written.
         """
         self.rewind()
-        others = [held for held in self._frames if held[0] != round]
-        self._frames = deque(others)
-        self._frames.extend((round, frame) for frame in frames)
-        return len(self._frames)
+        self._queued = deque(held for held in self._queued if held[0] != round)
+        self._queued.extend((round, frame) for frame in frames)
+        return len(self._queued)
 
     def rounds(self) -> set[int]:
         """The rounds that still have unconfirmed frames."""
-        return {round for round, _ in self._frames if round is not None}
+        return {round for round, _ in self._held() if round is not None}
 
     def drop(self, round: int) -> None:
         """A new link, and the arena has all of ``round``: never write it again."""
         self.rewind()
-        self._frames = deque(held for held in self._frames if held[0] != round)
+        self._queued = deque(held for held in self._queued if held[0] != round)
 
     def clear(self) -> None:
         """Drop everything (the session these frames belong to is gone)."""
-        self._base += len(self._frames)
-        self._written = self._base
-        self._frames.clear()
+        self._base += len(self)
+        self._written.clear()
+        self._queued.clear()
+
+    def _held(self) -> list[_Held]:
+        return [*self._written, *self._queued]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
@@ -256,9 +257,6 @@ class AgentPrompt(_Wire, tag="agent_prompt", kw_only=True, frozen=True):
 
 ClientMessage = Register | Token | Complete | ErrorReport | WorldJoin | AgentAction | AgentPrompt
 
-_encoder = msgspec.json.Encoder()
-
-
-def encode_client(message: ClientMessage) -> bytes:
-    """Encode a client message as one JSON object (UTF-8 bytes)."""
-    return _encoder.encode(message)
+# Encode a client message as one JSON object (UTF-8 bytes). The encoder's own
+# method, not a wrapper: it runs for every token.
+encode_client: Callable[[ClientMessage], bytes] = msgspec.json.Encoder().encode

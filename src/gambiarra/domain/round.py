@@ -143,6 +143,9 @@ class RoundMachine:
 
     def handle(self, event: Event) -> list[Action]:
         """Feed one event; return what the shell must do, in order."""
+        if isinstance(event, TokenProduced):
+            sent = self.token(event.round, event.text, event.at)
+            return [Send(sent)] if isinstance(sent, Token) else sent
         if isinstance(event, ChallengeReceived):
             return self._on_challenge(event)
         if isinstance(event, SessionEnded):
@@ -156,8 +159,6 @@ class RoundMachine:
             # of a frame whose round already produced its complete lands here
             # too: that complete cannot be taken back.
             return []
-        if isinstance(event, TokenProduced):
-            return self._on_token(event)
         if isinstance(event, ReasoningProduced):
             self._reasoning += 1  # shown to the participant, never sent as a token
             return [ShowReasoning(event.round, event.text)] if event.text else []
@@ -171,6 +172,50 @@ class RoundMachine:
             self._figures = event.figures
             return []
         return self._fail(event)
+
+    def token(self, round: int, text: str, at: float) -> Token | list[Action]:
+        """``handle(TokenProduced(round, text, at))`` without building the event.
+
+        The shell calls this for every piece the model produces, so the common
+        case is kept short: a piece that fits one frame and ends nothing comes
+        back as that one ``Token`` to send, instead of ``[Send(token)]``.
+        """
+        if self.phase is not Phase.GENERATING or round != self.round:
+            if not self._played:
+                raise RoundStateError("TokenProduced before any challenge")
+            # A late piece from a cancelled or finished generation.
+            return []
+        if not text:
+            return []  # empty pieces are neither sent nor counted
+        if self._deadline_at is not None and at >= self._deadline_at:
+            # The shell's timer has not fired yet (a burst read in one chunk):
+            # the piece came too late, and the round is over.
+            return self._stop(Outcome.DEADLINE, at)
+        budget = self._budget
+        if budget is not None and self._pieces >= budget:
+            return self._stop(Outcome.FINISHED, at)  # max_tokens 0: nothing is sent
+        if self._first_token_at is None:
+            self._first_token_at = at
+        closed_at = self._drawing.feed(text)  # followed in every round: the flag may come late
+        if closed_at is not None and self._svg_round:
+            return self._close_drawing(text[:closed_at], at)  # no prose after the drawing
+        if len(text) <= MAX_TOKEN_CHARS:  # one frame: built here, the common case
+            frames: Token | list[Token] = Token(
+                round=round, participant_id=self.participant_id, seq=self._seq, content=text
+            )
+            self._seq += 1
+        else:
+            frames = self._frames(text)
+        self._pieces += 1
+        self._piece_ends.append(self._seq)
+        if budget is not None and self._pieces >= budget:
+            # The arena does not enforce max_tokens and some model servers
+            # ignore it: stop here. Cancelling closes the model's HTTP stream,
+            # which tells the server to stop generating.
+            return [*_sends(frames), *self._stop(Outcome.FINISHED, at)]
+        if self._svg_round:
+            return [*_sends(frames), *self._drawing_warning()]
+        return frames if isinstance(frames, Token) else _sends(frames)
 
     # ------------------------------------------------------------ transitions
 
@@ -195,35 +240,13 @@ class RoundMachine:
         self.phase, self.round, self._key = Phase.IDLE, None, None
         return actions
 
-    def _on_token(self, event: TokenProduced) -> list[Action]:
-        if not event.text:
-            return []  # empty pieces are neither sent nor counted
-        if self._deadline_at is not None and event.at >= self._deadline_at:
-            # The shell's timer has not fired yet (a burst read in one chunk):
-            # the piece came too late, and the round is over.
-            return self._stop(Outcome.DEADLINE, event.at)
-        if self._budget is not None and self._pieces >= self._budget:
-            return self._stop(Outcome.FINISHED, event.at)  # max_tokens 0: nothing is sent
-        if self._first_token_at is None:
-            self._first_token_at = event.at
-        text = event.text
-        closed_at = self._drawing.feed(text)  # followed in every round: the flag may come late
-        drawing_done = closed_at is not None and self._svg_round
-        if drawing_done:
-            text = text[:closed_at]  # no prose after the drawing
-        actions: list[Action] = [Send(token) for token in self._frames(text)]
+    def _close_drawing(self, text: str, at: float) -> list[Action]:
+        """The piece that closes an SVG round's drawing: sent up to its ``</svg>``, then stop."""
+        actions = _sends(self._frames(text))
         self._pieces += 1
         self._piece_ends.append(self._seq)
-        if drawing_done:
-            self._drawing_closed = True
-            actions.extend(self._stop(Outcome.FINISHED, event.at))
-        elif self._budget is not None and self._pieces >= self._budget:
-            # The arena does not enforce max_tokens and some model servers
-            # ignore it: stop here. Cancelling closes the model's HTTP stream,
-            # which tells the server to stop generating.
-            actions.extend(self._stop(Outcome.FINISHED, event.at))
-        else:
-            actions.extend(self._drawing_warning())
+        self._drawing_closed = True
+        actions.extend(self._stop(Outcome.FINISHED, at))
         return actions
 
     def _on_details(self, event: RoundDetailsLearned) -> list[Action]:
@@ -300,24 +323,30 @@ class RoundMachine:
 
     # ------------------------------------------------------------ helpers
 
-    def _frames(self, text: str) -> list[Token]:
-        """One token frame per ``MAX_TOKEN_CHARS`` characters, with consecutive seqs.
+    def _frames(self, text: str) -> Token | list[Token]:
+        """This piece's frame, or one per ``MAX_TOKEN_CHARS`` characters of a piece
+        too big for one frame, with consecutive seqs.
 
         Slicing a str never cuts a character: Python strings are code points.
         """
         assert self.round is not None
-        size = MAX_TOKEN_CHARS
-        pieces = (
-            [text] if len(text) <= size else [text[i : i + size] for i in range(0, len(text), size)]
-        )
-        tokens = []
-        for content in pieces:
-            token = Token(
-                round=self.round, participant_id=self.participant_id, seq=self._seq, content=content
-            )
-            tokens.append(token)
+        size, seq = MAX_TOKEN_CHARS, self._seq
+        if len(text) <= size:
             self._seq += 1
-        return tokens
+            return Token(
+                round=self.round, participant_id=self.participant_id, seq=seq, content=text
+            )
+        starts = range(0, len(text), size)
+        self._seq += len(starts)
+        return [
+            Token(
+                round=self.round,
+                participant_id=self.participant_id,
+                seq=seq + index,
+                content=text[start : start + size],
+            )
+            for index, start in enumerate(starts)
+        ]
 
     def _open(self, challenge: Challenge, request: GenerationRequest, at: float) -> None:
         self.phase = Phase.GENERATING
@@ -355,6 +384,10 @@ class RoundMachine:
             deadline_at=None if deadline is None else at + deadline / 1000,
             system=self.style.system,
         )
+
+
+def _sends(frames: Token | list[Token]) -> list[Action]:
+    return [Send(frames)] if isinstance(frames, Token) else [Send(token) for token in frames]
 
 
 def _one_line(message: str) -> str:
