@@ -166,15 +166,14 @@ class PageState:
             self._pulse(event)
         elif isinstance(event, WorldSummary):
             self._set("score", event.score)
+        line = self._lines_of.line(event)  # once: it remembers what it said
         link = _link_state(event)
         if link is not None:
-            self._set("link", {"state": link, "text": self._lines_of.line(event) or ""})
-        if not isinstance(event, Pulse):  # pulses have their own table
-            line = self._lines_of.line(event)
-            if line is not None:
-                self._lines.append(line)
-                self._lines_total += 1
-                self._bump()
+            self._set("link", {"state": link, "text": line or ""})
+        if line is not None and not isinstance(event, Pulse):  # pulses have their own list
+            self._lines.append(line)
+            self._lines_total += 1
+            self._bump()
 
     def add_text(self, text: str, *, reasoning: bool, count: int = 1) -> None:
         """Answer text (``count`` model tokens) or reasoning of the current round."""
