@@ -333,14 +333,16 @@ def _web_host(text: str) -> str:
     except ValueError:
         pass
     labels = text.split(".")
-    if 0 < len(text) <= 253 and all(
-        0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
-        for label in labels
-    ):
+    numeric = all(label.isdigit() for label in labels)  # 192.168.0.300 is no address
+    if not numeric and len(text) <= 253 and all(map(_host_label, labels)):
         return text
     raise ValueError(
         "use um endereço desta máquina, como 127.0.0.1 (só ela) ou 0.0.0.0 (a rede local também)"
     )
+
+
+def _host_label(label: str) -> bool:
+    return 0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
 
 
 def _unprintable(text: str, allowed: str) -> str | None:

@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gambiarra.adapters.history_store import HistoryEntry, HistoryStore
 from gambiarra.adapters.web.view import WebView
+from gambiarra.containers import compose_views
 from gambiarra.domain.events import Outcome
 from gambiarra.events import (
     Connected,
@@ -28,6 +29,7 @@ from gambiarra.events import (
     WebViewFailed,
     WebViewStarted,
 )
+from tests.fakes import RecordingView
 
 pytestmark = pytest.mark.anyio
 
@@ -268,3 +270,29 @@ async def test_a_page_that_does_not_read_holds_back_no_other_page() -> None:
                         c.transport.get_write_buffer_size() for c in view._server.connections
                     ]
                     assert max(waiting) > 0  # what the stuck page did not take
+
+
+async def test_the_composed_view_serves_the_page_and_every_view_hears_its_address(
+    tmp_path: Path,
+) -> None:
+    class Screen(RecordingView):
+        heard = anyio.Event()
+
+        def status(self, kind: str, line: str) -> None:
+            super().status(kind, line)
+            self.heard.set()
+
+    screen = Screen()
+    composed = compose_views(
+        screen, None, None, "mock", "mock", history=tmp_path / "h.db", web_host="127.0.0.1"
+    )
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(composed.run)
+            await screen.heard.wait()
+            tg.cancel_scope.cancel()
+    composed.close()
+    [line] = screen.statuses
+    assert re.fullmatch(r"🌐 página ao vivo em http://127\.0\.0\.1:\d+/", line)
+    assert isinstance(screen.events[0], WebViewStarted)
+    assert compose_views(screen, None, None, "mock", "mock", web_host=None) is screen

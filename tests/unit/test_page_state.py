@@ -15,6 +15,7 @@ from gambiarra.adapters.web.page_state import (
 from gambiarra.domain.events import Outcome
 from gambiarra.events import (
     Connected,
+    Connecting,
     Disconnected,
     DrawingRound,
     Pulse,
@@ -248,3 +249,12 @@ def test_a_stored_round_is_shown_with_its_drawing_clean_and_its_figures_in_words
     assert item["summary"].startswith("⏱ rodada 4 (prazo esgotado): 12 tokens")
     assert item["id"] == 9
     assert item["this_session"] is False
+
+
+def test_the_arena_address_is_shown_without_user_info() -> None:
+    page = state()
+    page.apply(Connecting(url="ws://ana:segredo@10.0.0.5:3000/ws?x=1", nickname="Ana"))
+    update = page.update(Seen())
+    assert update is not None
+    assert update["lines"] == ["conectando em ws://10.0.0.5:3000/ws como Ana..."]
+    assert update["link"]["state"] == "connecting"

@@ -174,9 +174,9 @@ def _safe_style(style: str) -> str | None:
     for declaration in style.split(";"):
         prop, colon, value = declaration.partition(":")
         prop = prop.strip().lower()
-        if colon and prop in _ATTRIBUTES and prop not in _NOT_CSS:
-            if _safe_value(prop, value) is not None:
-                kept.append(f"{prop}: {value.strip()}")
+        known = colon and prop in _ATTRIBUTES and prop not in _NOT_CSS
+        if known and _safe_value(prop, value) is not None:
+            kept.append(f"{prop}: {value.strip()}")
     return "; ".join(kept) or None
 
 

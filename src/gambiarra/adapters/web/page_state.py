@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gambiarra.adapters.console import EventLines, summary_line
-from gambiarra.adapters.history_store import HistoryEntry
+from gambiarra.adapters.history_store import HistoryEntry, public_url
 from gambiarra.domain.events import Outcome
 from gambiarra.domain.svg import extract_svg
 from gambiarra.domain.svg_sanitize import sanitize_svg
@@ -155,6 +155,8 @@ class PageState:
         if isinstance(event, Reasoning):
             self.add_text(event.text, reasoning=True)
             return
+        if isinstance(event, Connecting):  # a page may be open to the network
+            event = Connecting(url=public_url(event.url), nickname=event.nickname)
         if isinstance(event, RoundStarted):
             self._start(event)
         elif isinstance(event, DrawingRound) and self._current_round() == event.round:
