@@ -97,7 +97,7 @@ def seed(path: Path, svg: str) -> None:
 
 async def test_the_page_is_served_with_a_policy_that_runs_only_its_own_script_and_style() -> None:
     with anyio.fail_after(10):
-        async with serving(WebView(frame_s=0)) as announced:
+        async with serving(WebView(frame_s=0, draw_s=0)) as announced:
             [started] = announced
             assert isinstance(started, WebViewStarted)
             async with httpx.AsyncClient(trust_env=False) as http:
@@ -129,7 +129,9 @@ async def test_the_history_json_shows_earlier_rounds_with_their_drawings_sanitis
 ) -> None:
     seed(tmp_path / "history.db", HOSTILE)
     with anyio.fail_after(10):
-        async with serving(WebView(history=tmp_path / "history.db", frame_s=0)) as announced:
+        async with serving(
+            WebView(history=tmp_path / "history.db", frame_s=0, draw_s=0)
+        ) as announced:
             url = announced[0].url  # type: ignore[union-attr]
             async with httpx.AsyncClient(trust_env=False) as http:
                 answer = await http.get(url + "history.json")
@@ -142,13 +144,13 @@ async def test_the_history_json_shows_earlier_rounds_with_their_drawings_sanitis
 
 async def test_no_history_file_is_created_by_the_page(tmp_path: Path) -> None:
     with anyio.fail_after(10):
-        async with serving(WebView(history=tmp_path / "nada.db", frame_s=0)) as announced:
+        async with serving(WebView(history=tmp_path / "nada.db", frame_s=0, draw_s=0)) as announced:
             assert isinstance(announced[0], WebViewStarted)
     assert not (tmp_path / "nada.db").exists()
 
 
 async def test_the_stream_brings_the_round_as_it_streams_with_the_drawing_clean() -> None:
-    view = WebView(frame_s=0)
+    view = WebView(frame_s=0, draw_s=0)
     with anyio.fail_after(10):
         async with serving(view) as announced:
             url = announced[0].url  # type: ignore[union-attr]
@@ -181,7 +183,7 @@ async def test_the_stream_brings_the_round_as_it_streams_with_the_drawing_clean(
 
 
 async def test_it_listens_on_loopback_by_default_and_answers_only_its_own_addresses() -> None:
-    view = WebView(frame_s=0)
+    view = WebView(frame_s=0, draw_s=0)
     with anyio.fail_after(10):
         async with serving(view) as announced:
             [started] = announced
@@ -207,7 +209,7 @@ async def test_it_listens_on_loopback_by_default_and_answers_only_its_own_addres
 
 
 async def test_an_address_it_cannot_listen_on_is_announced_and_run_returns() -> None:
-    view = WebView(host="192.0.2.1", frame_s=0)  # TEST-NET-1: on no machine
+    view = WebView(host="192.0.2.1", frame_s=0, draw_s=0)  # TEST-NET-1: on no machine
     announced: list[SessionEvent] = []
     view.announce = announced.append
     with anyio.fail_after(10):
@@ -219,7 +221,7 @@ async def test_an_address_it_cannot_listen_on_is_announced_and_run_returns() -> 
 
 
 async def test_leaving_stops_the_server_and_closes_the_pages() -> None:
-    view = WebView(frame_s=0)
+    view = WebView(frame_s=0, draw_s=0)
     with anyio.fail_after(10):
         async with serving(view) as announced:
             url = announced[0].url  # type: ignore[union-attr]
@@ -246,7 +248,7 @@ def test_telling_the_view_costs_an_append() -> None:
 
 
 async def test_a_page_that_does_not_read_holds_back_no_other_page() -> None:
-    view = WebView(frame_s=0)
+    view = WebView(frame_s=0, draw_s=0)
     with anyio.fail_after(15):
         async with serving(view) as announced:
             url = announced[0].url  # type: ignore[union-attr]
@@ -296,3 +298,17 @@ async def test_the_composed_view_serves_the_page_and_every_view_hears_its_addres
     assert re.fullmatch(r"🌐 página ao vivo em http://127\.0\.0\.1:\d+/", line)
     assert isinstance(screen.events[0], WebViewStarted)
     assert compose_views(screen, None, None, "mock", "mock", web_host=None) is screen
+
+
+async def test_a_drawing_paced_out_is_still_redrawn_when_nothing_else_comes() -> None:
+    view = WebView(frame_s=0, draw_s=0.05)
+    with anyio.fail_after(10):
+        async with serving(view) as announced:
+            url = announced[0].url  # type: ignore[union-attr]
+            async with connect(stream_url(url), origin=origin(url)) as ws:  # type: ignore[arg-type]
+                view.show(RoundStarted(round=1, prompt="p", max_tokens=9, temperature=0))
+                view.token('<svg><rect width="1"/>')
+                await read_until(ws, lambda p: "svg" in p)
+                view.token('<circle r="2"/>')  # within the pacing: its drawing waits its turn
+                page = await read_until(ws, lambda p: "circle" in p.get("svg", ""))
+    assert page["svg"].endswith('<rect width="1"/><circle r="2"/></svg>')

@@ -191,9 +191,14 @@ class PageState:
                 self._drawing = True
         self._bump()
 
+    @property
+    def drawing_stale(self) -> bool:
+        """The drawing grew since it was last sanitised."""
+        return self._drawing and self._drawn_at != len(self._answer)
+
     def refresh_drawing(self) -> None:
-        """Sanitise the drawing as it stands (the view calls this once per batch, not per token)."""
-        if not self._drawing or self._drawn_at == len(self._answer):
+        """Sanitise the drawing as it stands (the view paces this: it costs a parse)."""
+        if not self.drawing_stale:
             return
         self._drawn_at = len(self._answer)
         svg = drawing_of(self._answer)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -40,9 +41,11 @@ __all__ = ["WebView"]
 
 log = structlog.get_logger("gambiarra.web")
 
-# Pages get at most this many updates a second: the drawing is sanitised once
-# per frame, whatever the model's pace.
+# Pages get at most 20 updates a second, and the drawing is sanitised at most 5
+# times a second (a parse of the whole answer), whatever the model's pace: this
+# task shares the event loop with the arena's link.
 FRAME_S = 0.05
+DRAW_S = 0.2
 
 
 @dataclass(slots=True)
@@ -63,6 +66,7 @@ class WebView:
         history: the history database to show earlier rounds from (None: none).
         model: the model's name, for this session's rounds in the history.
         frame_s: the shortest time between two updates of the pages.
+        draw_s: the shortest time between two sanitisings of a growing drawing.
 
     ``announce`` is called with ``WebViewStarted`` (or ``WebViewFailed``) from
     ``run()``; the composition root points it at the whole view, so the screen
@@ -78,6 +82,7 @@ class WebView:
         history: Path | None = None,
         model: str = "",
         frame_s: float = FRAME_S,
+        draw_s: float = DRAW_S,
     ) -> None:
         self.announce: Callable[[SessionEvent], None] = lambda event: None
         self.url: str | None = None
@@ -86,6 +91,7 @@ class WebView:
         self._history = history
         self._model = model
         self._frame_s = frame_s
+        self._draw_s = draw_s
         self._state = PageState(model)
         self._pending: deque[SessionEvent | _Text] = deque()
         self._wake = anyio.Event()
@@ -126,6 +132,7 @@ class WebView:
             )
         except OSError as exc:
             log.warning("web_view_not_started", host=self._host, error=str(exc))
+            self.close()  # no page: nothing more is kept for one
             self.announce(WebViewFailed(host=self._host, reason=exc.strerror or str(exc)))
             return
         self._server = server
@@ -159,10 +166,18 @@ class WebView:
         self._wake.set()
 
     async def _fold_forever(self) -> None:
+        drawn_at = -math.inf
         while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
+            # A drawing that grew is redrawn when its turn comes, even if nothing else arrives.
+            turn = drawn_at + self._draw_s - anyio.current_time()
+            with anyio.move_on_after(turn if self._state.drawing_stale else math.inf):
+                await self._wake.wait()
+            if self._wake.is_set():
+                self._wake = anyio.Event()
             self._fold()
+            if self._state.drawing_stale and anyio.current_time() >= drawn_at + self._draw_s:
+                self._state.refresh_drawing()
+                drawn_at = anyio.current_time()
             changed, self._changed = self._changed, anyio.Event()
             changed.set()
             if self._frame_s:
@@ -178,7 +193,6 @@ class WebView:
                 if isinstance(item, RoundStarted):
                     self._state.refresh_drawing()  # the last round's drawing, complete
                 self._state.apply(item)
-        self._state.refresh_drawing()
 
     # ------------------------------------------------------------ serving
 
