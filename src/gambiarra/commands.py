@@ -46,12 +46,12 @@ _GENERATION = ("temperature", "max_tokens", "think", "system", "prompt_template"
 _MODEL_KEEPING = ("keep_alive", "no_warm", "no_device_info")
 _AGENT = ("emoji", "color", "strategy", "agent_template", "decision_timeout", "decision_tokens",
           "pulses")  # fmt: skip
-_OUTPUT = ("save_dir", "history", "no_history", "json", "log_level")
+_OUTPUT = ("save_dir", "history", "no_history", "json", "web", "web_host", "log_level")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "play": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_OUTPUT),
     "agent": (*_ARENA, *_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, *_OUTPUT),
     "practice": (*_MODEL_SERVER, *_MODEL_KEEPING, *_GENERATION, *_AGENT, "world", "rounds",
-                 "nickname", "save_dir", "history", "no_history", "log_level"),
+                 "nickname", "save_dir", "history", "no_history", "web", "web_host", "log_level"),
     "models": ("runner", "ollama_url", "lmstudio_url", "llamacpp_url", "base_url", "api_key",
                "runner_timeout", "json", "log_level"),
     "doctor": ("url", "pin", "participant_id", "nickname", "ca_file", *_MODEL_SERVER,

@@ -84,6 +84,8 @@ class Settings:
     history: str | None = None
     no_history: bool = False
     json: bool = False
+    web: bool = False
+    web_host: str = "127.0.0.1"
     log_level: str = "warning"
     emoji: str = "🤖"
     color: str | None = None
@@ -321,6 +323,28 @@ def _host_and_port(hostport: str, example: str) -> None:
         raise ValueError("a porta deve ser um número de 1 a 65535")
 
 
+def _web_host(text: str) -> str:
+    """An address of this machine to serve the live page on: an IP, ``localhost`` or a name."""
+    import ipaddress
+
+    text = text.strip().removeprefix("[").removesuffix("]")
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    labels = text.split(".")
+    numeric = all(label.isdigit() for label in labels)  # 192.168.0.300 is no address
+    if not numeric and len(text) <= 253 and all(map(_host_label, labels)):
+        return text
+    raise ValueError(
+        "use um endereço desta máquina, como 127.0.0.1 (só ela) ou 0.0.0.0 (a rede local também)"
+    )
+
+
+def _host_label(label: str) -> bool:
+    return 0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+
+
 def _unprintable(text: str, allowed: str) -> str | None:
     """The first character that would garble or hide text on screen, if any."""
     if text.isprintable():  # fast path, in C: no controls, no format characters
@@ -437,6 +461,10 @@ OPTIONS: tuple[Option, ...] = (
            _PATH, metavar="ARQUIVO", unset="na pasta de dados do usuário"),
     Option("no_history", "não guarda as rodadas no histórico local", _boolean, kind=bool),
     Option("json", "uma linha JSON por evento, para scripts e painéis", _boolean, kind=bool),
+    Option("web", "serve uma página ao vivo (desafio, resposta, desenho, números, histórico) "
+           "e mostra o endereço dela", _boolean, kind=bool),
+    Option("web_host", "com --web, onde a página escuta: 127.0.0.1 só deixa esta máquina "
+           "abrir; 0.0.0.0 abre para a rede local", _web_host, metavar="ENDEREÇO"),
     Option("log_level", "detalhe dos diagnósticos em stderr", choices=LOG_LEVELS),
     # world mode
     Option("emoji", "o emoji do seu avatar no mundo 2-D", _text(16, blank=True),

@@ -37,6 +37,7 @@ from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.adapters.plugins import PluginRunner, load_runner
 from gambiarra.adapters.screen_buffer import buffered_stdout
 from gambiarra.adapters.views import MultiView, SilentView
+from gambiarra.adapters.web.view import WebView
 from gambiarra.config import Settings
 from gambiarra.domain.prompting import PromptStyle
 from gambiarra.domain.protocol import ModelInfo, Register
@@ -197,8 +198,10 @@ def compose_views(
     history: Path | None = None,
     arena_url: str = "",
     device: Callable[[], str | None] = lambda: None,
+    web_host: str | None = None,
 ) -> RoundView:
-    """The screen, then a program's listener, the round archive (``--save-dir``), the history."""
+    """The screen, then a program's listener, the round archive (``--save-dir``), the history,
+    the live page (``--web``: ``web_host`` is where it listens; None: no page)."""
     views = [screen]
     if listener is not None:
         views.append(listener)
@@ -206,7 +209,18 @@ def compose_views(
         views.append(ArchiveView(save_dir, runner, model))
     if history is not None:
         views.append(HistoryView(history, arena_url, runner, model, device))
-    return views[0] if len(views) == 1 else MultiView(views)
+    web = None if web_host is None else WebView(web_host, history=history, model=model)
+    if web is not None:
+        views.append(web)
+    composed = views[0] if len(views) == 1 else MultiView(views)
+    if web is not None:
+        web.announce = composed.show  # the page's address reaches the screen and listeners
+    return composed
+
+
+def page_host(web: bool, host: str) -> str | None:
+    """Where the live page listens; None without ``--web``."""
+    return host if web else None
 
 
 def plugin_runner(spec: str, model: str) -> PluginRunner:
@@ -320,6 +334,7 @@ class Container(containers.DeclarativeContainer):
         history=providers.Callable(history_path, config.history, config.no_history),
         arena_url=config.url,
         device=config.device.provider,  # known only once the model was looked at
+        web_host=providers.Callable(page_host, config.web, config.web_host),
     )
 
     tls = providers.Singleton(tls_context, config.ca_file)

@@ -49,6 +49,8 @@ __all__ = [
     "TemplateWarning",
     "Tokens",
     "ViewEvent",
+    "WebViewFailed",
+    "WebViewStarted",
     "WorldStopped",
     "WorldSummary",
     "tag_of",
@@ -271,6 +273,29 @@ class WorldSummary(ViewEvent, tag="world_summary", kw_only=True, frozen=True):
     errors: int
 
 
+# ---------------------------------------------------------------- the live page (--web)
+
+
+class WebViewStarted(ViewEvent, tag="web_view_started", kw_only=True, frozen=True):
+    """The live page is served at ``url``.
+
+    ``loopback``: only this machine can open it (``--web-host`` was a loopback address).
+    """
+
+    url: str
+    loopback: bool = True
+
+
+class WebViewFailed(ViewEvent, tag="web_view_failed", kw_only=True, frozen=True):
+    """The live page could not be served on ``host``; the session goes on without it.
+
+    ``reason``: the operating system's words (an address not on this machine, a port in use).
+    """
+
+    host: str
+    reason: str
+
+
 # ---------------------------------------------------------------- the session
 
 
@@ -315,6 +340,8 @@ SessionEvent: TypeAlias = (
     | Pulse
     | WorldSummary
     | Skipped
+    | WebViewStarted
+    | WebViewFailed
     | SessionEnded
 )
 """Every event a session produces; decode ``--json`` lines with this type."""

@@ -21,9 +21,11 @@ import anyio
 import anyio.abc
 import structlog
 
+from gambiarra.adapters.console import EventLines
 from gambiarra.adapters.device import describe_device
 from gambiarra.adapters.feed import EventFeed, Listener
 from gambiarra.adapters.plugins import PluginRunner
+from gambiarra.adapters.views import MultiView, SilentView
 from gambiarra.adapters.warmup import kept_loaded
 from gambiarra.arena.screen import ArenaScreen
 from gambiarra.arena.server import PracticeArena
@@ -36,6 +38,8 @@ from gambiarra.events import (
     Connecting,
     SessionEnded,
     SessionEvent,
+    WebViewFailed,
+    WebViewStarted,
 )
 from gambiarra.logs import configure
 from gambiarra.ports import ModelRunner, RoundView, RunnerFunction
@@ -284,8 +288,14 @@ class _Rehearsal:
     runner: ModelRunner | None
     view: str
 
-    def _container(self, settings: Settings, mode: str = "rounds") -> Container:
-        return build(settings, view=self.view, mode=mode, listener=self.feed, runner=self.runner)
+    def _container(self, settings: Settings, board: ArenaScreen, mode: str = "rounds") -> Container:
+        listeners: list[RoundView] = [] if self.feed is None else [self.feed]
+        if settings.web and self.view == "silent":  # the arena's screen speaks for the client
+            listeners.append(_PageNotice(board))
+        listener = (
+            listeners[0] if len(listeners) == 1 else MultiView(listeners) if listeners else None
+        )
+        return build(settings, view=self.view, mode=mode, listener=listener, runner=self.runner)
 
     async def rounds(self, board: ArenaScreen, prompt: str) -> None:
         rounds = self.settings.rounds or 1
@@ -297,7 +307,7 @@ class _Rehearsal:
             board.opened(arena.url, settings)
             failed = 0
             async with anyio.create_task_group() as tg:
-                tg.start_soon(run_session, self._container(settings), settings)
+                tg.start_soon(run_session, self._container(settings, board), settings)
                 await arena.wait_registered(settings.participant_id)
                 for _ in range(rounds):
                     record = await arena.start_round(
@@ -318,8 +328,21 @@ class _Rehearsal:
             world = await arena.start_world(hop_seconds=0.2, stay_seconds=0.6)
             settings = replace(self.settings, url=arena.url)
             board.world_opened(arena.url, settings, world)
-            await run_session(self._container(settings, mode="agent"), settings)
+            await run_session(self._container(settings, board, mode="agent"), settings)
             board.world_done(world, settings.participant_id)
+
+
+class _PageNotice(SilentView):
+    """The live page's address, printed on the arena's screen when the client's is silent."""
+
+    def __init__(self, board: ArenaScreen) -> None:
+        self._board = board
+
+    def show(self, event: SessionEvent) -> None:
+        if isinstance(event, (WebViewStarted, WebViewFailed)):
+            line = EventLines().line(event)
+            if line is not None:
+                self._board.note(line)
 
 
 @contextmanager

@@ -32,6 +32,8 @@ from gambiarra.events import (
     Skipped,
     TemplateWarning,
     Tokens,
+    WebViewFailed,
+    WebViewStarted,
     WorldStopped,
     WorldSummary,
 )
@@ -75,6 +77,12 @@ EXAMPLES: list[tuple[SessionEvent, str | None]] = [
      "🌍 mundo: 4 pulsos respondidos · placar da arena 2 · decisão média 0.5 s · 1 fora do "
      "formato MOVE · 0 erros do modelo"),
     (Skipped(lines=3), "⚠ 3 linha(s) de estado omitida(s): a tela não acompanhou"),
+    (WebViewStarted(url="http://127.0.0.1:8123/"), "🌐 página ao vivo em http://127.0.0.1:8123/"),
+    (WebViewStarted(url="http://127.0.0.1:8123/", loopback=False),
+     "🌐 página ao vivo em http://127.0.0.1:8123/ (aberta também a outras máquinas da rede)"),
+    (WebViewFailed(host="10.9.9.9", reason="Cannot assign requested address"),
+     "⚠ a página ao vivo não abriu em 10.9.9.9 (Cannot assign requested address); confira "
+     "--web-host (o jogo segue sem ela)"),
     (SessionEnded(exit_code=0), None),
 ]  # fmt: skip
 

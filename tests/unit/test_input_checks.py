@@ -65,6 +65,12 @@ REJECTED = [
     (["--rounds", "-3"], "use um número inteiro de 1 a 1000000"),
     (["--max-reconnects", "muitas"], "use um número inteiro de 0 a 1000000"),
     (["--mock-tps", "-1"], "use um número de 0 até 100000"),
+    # where the live page listens
+    (["--web-host", "http://0.0.0.0"], "use um endereço desta máquina, como 127.0.0.1"),
+    (["--web-host", "0.0.0.0:8080"], "use um endereço desta máquina"),
+    (["--web-host", "meu pc"], "use um endereço desta máquina"),
+    (["--web-host", "192.168.0.300"], "use um endereço desta máquina"),
+    (["--web-host", ""], "use um endereço desta máquina"),
     # a choice and a yes/no from the environment are in Portuguese too
     (["--log-level", "loud"], "escolha inválida: 'loud'"),
 ]
@@ -116,6 +122,10 @@ def test_the_hint_names_the_subcommand_help(capsys: pytest.CaptureFixture[str]) 
         (["--max-tokens", "1000000"], ("max_tokens", 1_000_000)),
         (["--max-reconnects", "0"], ("max_reconnects", 0)),
         (["--strategy", "primeiro:\n\tcomer"], ("strategy", "primeiro:\n\tcomer")),
+        (["--web"], ("web", True)),
+        (["--web-host", "0.0.0.0"], ("web_host", "0.0.0.0")),
+        (["--web-host", "[::1]"], ("web_host", "::1")),
+        (["--web-host", "meu-pc.local"], ("web_host", "meu-pc.local")),
     ],
 )  # fmt: skip
 def test_good_values_pass_as_given(args: list[str], expected: tuple[str, object]) -> None:

@@ -43,6 +43,8 @@ from gambiarra.events import (
     Skipped,
     TemplateWarning,
     Tokens,
+    WebViewFailed,
+    WebViewStarted,
     WorldStopped,
     WorldSummary,
 )
@@ -193,6 +195,11 @@ def _connected(connected: Connected) -> str:
     return "✓ de volta à arena" + (resent if connected.resent else "")
 
 
+def _web_view_started(started: WebViewStarted) -> str:
+    line = f"🌐 página ao vivo em {started.url}"
+    return line if started.loopback else line + " (aberta também a outras máquinas da rede)"
+
+
 def _drawing_open(open_: DrawingOpen) -> str:
     what = "o desenho ainda está aberto" if open_.started else "o desenho nem começou"
     return f"⚠ faltam {open_.tokens_left} tokens e {what}: o que couber vai para a arena"
@@ -264,6 +271,13 @@ class EventLines:
                 return world_summary_line(event)
             case Skipped(lines=lines):
                 return f"⚠ {lines} linha(s) de estado omitida(s): a tela não acompanhou"
+            case WebViewStarted():
+                return _web_view_started(event)
+            case WebViewFailed(host=host, reason=reason):
+                return (
+                    f"⚠ a página ao vivo não abriu em {host} ({reason}); confira --web-host "
+                    "(o jogo segue sem ela)"
+                )
         return None  # text events are drawn as they stream; SessionEnded says nothing
 
 

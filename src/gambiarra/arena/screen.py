@@ -59,6 +59,10 @@ class ArenaScreen:
             lines.append(f"   ⚠ {entry.dropped} tokens descartados por seq fora de ordem")
         self._write("\n".join(lines) + "\n")
 
+    def note(self, line: str) -> None:
+        """A line of the client's own (the live page's address), on a line of its own."""
+        self._write(("\n" if self._mid_line else "") + clean(line) + "\n")
+
     def close(self) -> None:
         """End a half-written answer line, so whatever is printed next starts clean."""
         if self._mid_line:

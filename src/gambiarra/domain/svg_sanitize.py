@@ -9,9 +9,13 @@ again with only allowed elements and attributes, every value escaped:
 - no event attributes (``onload``...) or anything not on the attribute list;
 - no external references: ``href`` only to ``#fragment`` inside the drawing,
   and ``url(...)`` in attributes or ``style`` only to ``#fragment``;
-- no ``style`` element; the ``style`` attribute keeps only plain declarations.
+- no ``style`` element; the ``style`` attribute keeps only declarations of
+  the properties on the attribute list, without CSS escapes or ``image-set``.
 
-The result is a standalone ``<svg>`` element (or ``""`` when nothing is left).
+The result is a standalone, well-formed ``<svg>`` document (or ``""`` when
+nothing is left), so that a browser shows it as an image: ``xlink:href`` is
+written as SVG 2's ``href``, a repeated attribute keeps its first value, and
+characters XML forbids are dropped.
 """
 
 from __future__ import annotations
@@ -132,8 +136,15 @@ _ATTRIBUTES = {
 _VOID = {"stop", "use", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon"}
 _TEXT = {"text", "tspan", "textPath", "title", "desc"}
 _URL = re.compile(r"url\(\s*['\"]?\s*([^)'\"\s]*)", re.IGNORECASE)
-_UNSAFE_CSS = re.compile(r"expression|javascript:|@import|behavior|-moz-binding", re.IGNORECASE)
+# A backslash starts a CSS escape (``u\\72l(`` is ``url(``); image-set() and src() take URLs.
+_UNSAFE_CSS = re.compile(
+    r"expression|javascript:|@import|behavior|-moz-binding|image-set|\bsrc\s*\(|\\",
+    re.IGNORECASE,
+)
+# What XML 1.0 forbids (a drawing with one of these does not render at all).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _SVG_NS = "http://www.w3.org/2000/svg"
+_NOT_CSS = {"href", "xlink:href", "style", "xmlns", "id", "class"}  # attributes, not properties
 
 
 def sanitize_svg(source: str) -> str:
@@ -159,11 +170,13 @@ def _safe_value(name: str, value: str) -> str | None:
 
 
 def _safe_style(style: str) -> str | None:
-    kept = [
-        declaration.strip()
-        for declaration in style.split(";")
-        if ":" in declaration and _safe_value("fill", declaration) is not None
-    ]
+    kept = []
+    for declaration in style.split(";"):
+        prop, colon, value = declaration.partition(":")
+        prop = prop.strip().lower()
+        known = colon and prop in _ATTRIBUTES and prop not in _NOT_CSS
+        if known and _safe_value(prop, value) is not None:
+            kept.append(f"{prop}: {value.strip()}")
     return "; ".join(kept) or None
 
 
@@ -197,7 +210,7 @@ class _Builder(HTMLParser):
         # Only text elements show text; anything else between shapes is noise (or
         # the tail of a tag cut off mid-way).
         if not self._skipping and self._open and self._open[-1] in _TEXT:
-            self._out.append(escape(data, quote=False))
+            self._out.append(escape(_NOT_XML.sub("", data), quote=False))
 
     def result(self) -> str:
         while self._open:
@@ -210,14 +223,19 @@ class _Builder(HTMLParser):
             # A dropped element goes with everything inside it.
             self._skipping += 0 if closed else 1
             return
-        if not self._open and name != "svg":
-            return  # content outside the drawing is not shown
+        if not self._open and (name != "svg" or self._seen_svg):
+            return  # content outside the drawing is not shown, nor a second drawing
         self._seen_svg = True
         kept = []
+        named: set[str] = set()
         for raw, value in attrs:
-            attribute = _ATTRIBUTES.get(raw)
-            safe = None if attribute is None or value is None else _safe_value(attribute, value)
+            # SVG 2's plain href needs no xlink namespace declaration.
+            attribute = "href" if raw == "xlink:href" else _ATTRIBUTES.get(raw)
+            if attribute is None or value is None or attribute in named:
+                continue  # a repeated attribute would make the document ill-formed
+            safe = _safe_value(attribute, _NOT_XML.sub("", value))
             if safe is not None:
+                named.add(attribute)
                 kept.append(f' {attribute}="{escape(safe, quote=True)}"')
         if name == "svg" and not any(a.startswith(" xmlns=") for a in kept):
             kept.insert(0, f' xmlns="{_SVG_NS}"')
