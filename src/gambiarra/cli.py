@@ -325,10 +325,23 @@ def run(argv: list[str], environ: Mapping[str, str]) -> int:
         if isinstance(error, GambiarraError):
             _say(str(error))
             return error.exit_code
+        if isinstance(error, BrokenPipeError):  # `history | head`: the reader had enough
+            _quiet_stdout()
+            return ExitCode.OK
         if isinstance(error, KeyboardInterrupt):
             _say("interrompido.")
             return ExitCode.INTERRUPTED
         raise
+
+
+def _quiet_stdout() -> None:
+    """Point a closed stdout at /dev/null, so the exit flush prints nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _say(line: str) -> None:

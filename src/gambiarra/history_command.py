@@ -25,6 +25,7 @@ from gambiarra.adapters.console import clean
 from gambiarra.adapters.history_store import HistoryEntry, HistoryStore
 from gambiarra.adapters.history_view import history_path
 from gambiarra.config import Settings
+from gambiarra.domain.svg_sanitize import sanitize_svg
 from gambiarra.errors import ConfigError
 
 __all__ = ["ACTIONS", "history"]
@@ -75,7 +76,7 @@ def _one(rest: list[str], usage: str) -> str:
 
 def _number(rest: list[str]) -> int:
     text = _one(rest, "history show N")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ConfigError(f"history show: {text!r} não é o número de uma rodada do histórico")
     return int(text)
 
@@ -132,10 +133,23 @@ def _show(store: HistoryStore, entry_id: int, out: TextIO, as_json: bool) -> Non
     if entry.reasoning:
         out.write(f"💭 {clean(entry.reasoning)}\n")
     out.write(clean(entry.answer).rstrip("\n") + "\n")
-    if entry.svg:
-        drawing = Path(f"rodada-{entry.id}.svg")
-        drawing.write_text(entry.svg, encoding="utf-8")
-        out.write(f"🎨 desenho salvo em {drawing}\n")
+    drawing = sanitize_svg(entry.svg) if entry.svg else ""
+    if drawing:  # model output: opened from disk, an SVG could run script
+        saved = _free_name(f"rodada-{entry.id}")
+        saved.write_text(drawing, encoding="utf-8")
+        out.write(f"🎨 desenho salvo em {saved}\n")
+
+
+def _free_name(stem: str) -> Path:
+    """``stem.svg``, or ``stem-2.svg``... : a file already there is never replaced."""
+    for n in range(1, 1000):
+        candidate = Path(f"{stem}.svg" if n == 1 else f"{stem}-{n}.svg")
+        try:
+            candidate.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate
+    raise ConfigError(f"há arquivos {stem}-*.svg demais nesta pasta; rode em outra")
 
 
 def _export(entries: list[HistoryEntry], out: TextIO, csv_out: bool) -> None:

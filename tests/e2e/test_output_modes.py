@@ -306,3 +306,32 @@ def test_practice_piped_into_head_ends_quietly() -> None:
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
     assert stderr.count("screen_lost") == 1
+
+
+def test_history_piped_into_head_ends_quietly(tmp_path: Any) -> None:
+    """`history | head -1`: the reader goes away; exit 0, no traceback."""
+    from gambiarra.adapters.history_store import HistoryEntry, HistoryStore
+
+    db = tmp_path / "h.db"
+    store = HistoryStore(db)
+    for n in range(3000):  # more than a pipe holds
+        store.add(
+            HistoryEntry(
+                played_at="2026-11-26T01:00:00+00:00", arena_url="ws://a:1/ws", round=n,
+                prompt="p", answer="r" * 50, outcome="finished", model="m", runner="mock",
+            )
+        )  # fmt: skip
+    store.close()
+    argv = [*command(), "history", "export", "--csv"]
+    env = clean_env(GAMBIARRA_HISTORY=str(db))
+    with running(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as p:
+        assert p.stdout is not None
+        assert p.stderr is not None
+        first = p.stdout.readline()
+        p.stdout.close()
+        code = p.wait(timeout=30)
+        stderr = p.stderr.read().decode()
+    assert first.startswith(b"played_at,")
+    assert code == 0
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr

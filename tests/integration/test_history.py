@@ -143,4 +143,42 @@ def test_show_writes_the_drawing_of_an_svg_round(
     out = io.StringIO()
     history(gambiarra.make_settings("history", history=str(db)), ["show", "1"], out)
     assert "🎨 desenho salvo em rodada-1.svg" in out.getvalue()
-    assert (tmp_path / "rodada-1.svg").read_text() == "<svg><rect/></svg>"
+    assert (tmp_path / "rodada-1.svg").read_text() == (
+        '<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
+    )
+
+
+def test_show_saves_a_sanitised_drawing_and_never_replaces_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawing is model output: opened from disk it must not run script."""
+    from gambiarra.adapters.history_store import HistoryEntry
+
+    db = tmp_path / "h.db"
+    hostile = '<svg onload="alert(1)"><script>alert(2)</script><rect width="3"/></svg>'
+    HistoryStore(db).add(
+        HistoryEntry(
+            played_at="2026-11-26T01:00:00+00:00", arena_url="ws://a:1/ws", round=1,
+            prompt="Desenhe", answer=hostile, outcome="finished", model="m", runner="r",
+            svg=hostile,
+        )
+    )  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rodada-1.svg").write_text("meu arquivo")
+    out = io.StringIO()
+    history(gambiarra.make_settings("history", history=str(db)), ["show", "1"], out)
+    assert "🎨 desenho salvo em rodada-1-2.svg" in out.getvalue()
+    assert (tmp_path / "rodada-1.svg").read_text() == "meu arquivo"
+    saved = (tmp_path / "rodada-1-2.svg").read_text()
+    assert "<rect" in saved
+    assert "script" not in saved
+    assert "onload" not in saved
+
+
+def test_show_refuses_a_number_that_is_not_ascii(tmp_path: Path) -> None:
+    from gambiarra.errors import ConfigError
+
+    db = tmp_path / "h.db"
+    HistoryStore(db).close()
+    with pytest.raises(ConfigError, match="não é o número"):
+        history(gambiarra.make_settings("history", history=str(db)), ["show", "²"], io.StringIO())

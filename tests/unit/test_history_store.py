@@ -98,3 +98,13 @@ def test_a_reader_sees_rounds_while_a_writer_keeps_the_database_open(tmp_path: P
     reader = HistoryStore(tmp_path / "h.db")
     writer.add(entry(round=1))
     assert [e.round for e in reader.recent()] == [1]
+
+
+def test_a_new_history_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The answers are the participant's: other users of the machine can't read them."""
+    import os
+    import stat
+
+    HistoryStore(tmp_path / "h.db").close()
+    if os.name == "posix":
+        assert stat.S_IMODE((tmp_path / "h.db").stat().st_mode) == 0o600

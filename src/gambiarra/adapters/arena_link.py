@@ -120,6 +120,7 @@ class ArenaLink:
         self.url = url
         self._record_grace = record_grace
         self._challenges = 0  # challenges seen: a look-up older than one is stale
+        self._session_gen = 0  # bumped when the organiser replaces the session
         self._checking = 0  # record checks in flight; flush waits for them
         self._checked = anyio.Event()
         self._register = register
@@ -351,6 +352,7 @@ class ArenaLink:
             self._ours = None
             self._rounds.clear()
             self._resent_final.clear()
+            self._session_gen += 1  # a record check still in flight is about the old session
             await receive(SessionReplaced())
             self._reason = texts.SESSION_ENDED
         elif kind is ArenaErrorKind.NO_SESSION:
@@ -410,9 +412,12 @@ class ArenaLink:
         assert self._http is not None
         assert self._receive is not None
         round_id = self._rounds[round].round_id
+        session = self._session_gen
         for look in range(2):
             await anyio.sleep(self._record_grace)
             answer = await self._http.recorded_answer(round_id)
+            if session != self._session_gen:
+                return  # round numbers start over in a new session: this one is gone
             if isinstance(answer, RecordedAnswer):
                 exact = text is not None and answer.generated_content == text
                 await self._receive(AnswerRecorded(round, len(answer.generated_content), exact))

@@ -104,6 +104,8 @@ class HistoryStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.touch(mode=0o600)  # the answers are the participant's, not the machine's
             # One user at a time, but from a worker thread and then the main one
             # (the view writes off the event loop and closes at exit).
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -24,11 +24,14 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import structlog
 
 from gambiarra.config import PLUGIN_GROUP, RUNNERS
 from gambiarra.domain.events import GenerationRequest
 from gambiarra.errors import RunnerError, RunnerFailed, RunnerUnavailable
 from gambiarra.ports import ModelDescription, RunnerFunction, RunnerRequest, TokenChunk
+
+log = structlog.get_logger("gambiarra.plugins")
 
 __all__ = ["GROUP", "PluginRunner", "RunnerInfo", "available_runners", "load_runner"]
 
@@ -175,7 +178,10 @@ class PluginRunner:
             close = getattr(pieces, "aclose", None)
             if close is not None:
                 with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
-                    await close()
+                    try:
+                        await close()
+                    except Exception as exc:  # its cleanup must not change the round's end
+                        log.warning("plugin_cleanup_failed", runner=self._name, error=_said(exc))
 
     def _start(self, request: GenerationRequest) -> AsyncIterator[str | TokenChunk]:
         asked = RunnerRequest(

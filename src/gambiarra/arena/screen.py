@@ -23,8 +23,10 @@ class ArenaScreen:
         self._out = out if out is not None else sys.stdout
         self._lost = False
         self._mid_line = False
+        self._nickname = "você"
 
     def opened(self, url: str, settings: Settings) -> None:
+        self._nickname = settings.nickname  # a failed round has no recorded nickname
         self._write(
             f"🏟  arena de ensaio em {url} · {settings.nickname} joga com "
             f"{settings.model} ({settings.runner})\n"
@@ -39,7 +41,7 @@ class ArenaScreen:
     def round_done(self, record: RoundRecord, entry: Entry) -> None:
         m = record.measured(entry.participant_id)
         first = "—" if m.first_token_ms is None else f"{m.first_token_ms} ms"
-        who = entry.recorded.nickname if entry.recorded is not None else entry.participant_id
+        who = entry.recorded.nickname if entry.recorded is not None else self._nickname
         lines = [
             "",
             f"📋 a arena registrou de {clean(who)}:",

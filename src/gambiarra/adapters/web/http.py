@@ -17,6 +17,7 @@ import hashlib
 import http
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -118,9 +119,14 @@ def text_response(status: int, text: str) -> Response:
     return _response(status, (text + "\n").encode(), "text/plain; charset=utf-8", {})
 
 
-def allowed_hosts(port: int) -> frozenset[str]:
-    """The ``Host`` values a loopback-only page answers (a DNS-rebinding site sends its own)."""
-    return frozenset(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
+def allowed_hosts(port: int, also: Iterable[str] = ()) -> frozenset[str]:
+    """The ``Host`` values a loopback-only page answers (a DNS-rebinding site sends its own).
+
+    ``also``: the names it was bound under (``--web-host 127.0.1.1``, the
+    machine's own name), so the address it prints always works.
+    """
+    names = {"127.0.0.1", "localhost", "[::1]", *also}
+    return frozenset(f"{name}:{port}" for name in names)
 
 
 def refusal(request: Request, hosts: frozenset[str] | None) -> Response | None:

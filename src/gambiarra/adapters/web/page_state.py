@@ -41,6 +41,10 @@ from gambiarra.events import (
     WorldSummary,
 )
 
+# ~64 KB of SVG sanitises in ~50 ms here; 2 MB in ~0.8 s: a pause the arena link would feel.
+LIVE_DRAWING_CHARS = 64 * 1024
+DRAWING_CHARS = 512 * 1024
+
 __all__ = ["HISTORY_LIMIT", "PageState", "Seen", "drawing_of", "history_item"]
 
 LINES_LIMIT = 60  # state lines a page keeps
@@ -196,9 +200,17 @@ class PageState:
         """The drawing grew since it was last sanitised."""
         return self._drawing and self._drawn_at != len(self._answer)
 
-    def refresh_drawing(self) -> None:
-        """Sanitise the drawing as it stands (the view paces this: it costs a parse)."""
+    def refresh_drawing(self, *, final: bool = False) -> None:
+        """Sanitise the drawing as it stands (the view paces this: it costs a parse).
+
+        The parse runs on the loop that carries the arena link, so a drawing
+        past ``LIVE_DRAWING_CHARS`` is drawn once, when the round ends, and one
+        past ``DRAWING_CHARS`` not at all.
+        """
         if not self.drawing_stale:
+            return
+        size = len(self._answer)
+        if size > (DRAWING_CHARS if final else LIVE_DRAWING_CHARS):
             return
         self._drawn_at = len(self._answer)
         svg = drawing_of(self._answer)
@@ -266,7 +278,7 @@ class PageState:
         self._set("figures", figures)
         if self._current_round() != event.round:
             return  # no RoundStarted seen for it: nothing to keep
-        self.refresh_drawing()
+        self.refresh_drawing(final=True)
         self._session.insert(
             0,
             {

@@ -191,7 +191,7 @@ class WebView:
                 self._state.add_text(text, reasoning=item.reasoning, count=item.count)
             else:
                 if isinstance(item, RoundStarted):
-                    self._state.refresh_drawing()  # the last round's drawing, complete
+                    self._state.refresh_drawing(final=True)  # the last round's drawing, complete
                 self._state.apply(item)
 
     # ------------------------------------------------------------ serving
@@ -201,7 +201,8 @@ class WebView:
         ip = ipaddress.ip_address(addresses[0][0])
         port = int(addresses[0][1])
         loopback = all(ipaddress.ip_address(a[0]).is_loopback for a in addresses)
-        self._hosts = http.allowed_hosts(port) if loopback else None
+        bound = [f"[{a[0]}]" if ":" in a[0] else a[0] for a in addresses]
+        self._hosts = http.allowed_hosts(port, [*bound, self._host]) if loopback else None
         if ip.is_unspecified:  # 0.0.0.0 or ::: this machine's browser uses loopback
             ip = ipaddress.ip_address("::1" if ip.version == 6 else "127.0.0.1")
         shown = f"[{ip}]" if ip.version == 6 else str(ip)
