@@ -18,7 +18,7 @@ import httpx
 import pytest
 import respx
 
-from gambiarra.adapters.http_errors import endpoint
+from gambiarra.adapters.http_errors import body_chunks, endpoint
 from gambiarra.adapters.llamacpp import LlamaCppRunner
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
@@ -150,3 +150,17 @@ async def test_endpoint_is_the_url_httpx_itself_would_request(base: str) -> None
             assert endpoint(http, path) is endpoint(http, path)  # resolved once
         http.base_url = "http://other:2"  # type: ignore[assignment]
         assert endpoint(http, "/completion") == httpx.URL("http://other:2/completion")
+
+
+async def test_an_uncompressed_body_is_read_as_the_servers_own_chunks_and_only_once() -> None:
+    body = Body(ollama("Era"), ollama(" uma"), ollama(done=True))
+    with respx.mock(base_url=OLLAMA) as mock:
+        mock.post("/api/generate").respond(200, stream=body)
+        async with httpx.AsyncClient(base_url=OLLAMA) as http:
+            with anyio.fail_after(5):
+                async with http.stream("POST", "/api/generate") as response:
+                    chunks = [chunk async for chunk in body_chunks(response)]
+                    with pytest.raises(httpx.StreamConsumed):
+                        await response.aread()  # marked as read, as aiter_raw would
+    assert chunks == list(body.lines)
+    assert body.ended

@@ -95,6 +95,25 @@ async def test_a_stuck_screen_gets_the_text_merged_and_never_blocks_the_caller()
     ]
 
 
+async def test_tokens_drawn_moments_ago_wait_for_the_next_frame_and_join_it() -> None:
+    screen = StuckScreen()
+    screen.stuck.set()  # this screen never gets stuck
+    view = BufferedView(screen, draw_interval=3600.0)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(view.run)
+            view.token("a")  # after a pause: drawn at once
+            await anyio.to_thread.run_sync(screen.wait_for, lambda: len(screen.calls) == 1)
+            for piece in ("b", "c"):
+                view.token(piece)
+            await anyio.wait_all_tasks_blocked()  # the drawing task took b and c, or waits
+            view.token("d")
+            assert screen.calls == [("token", ("a", 1))]  # not one thread hop per chunk
+            tg.cancel_scope.cancel()
+    view.close()
+    assert screen.calls == [("token", ("a", 1)), ("token", ("bcd", 3))]
+
+
 async def test_a_full_buffer_drops_the_oldest_status_line_never_text() -> None:
     screen = StuckScreen()
     view = BufferedView(screen, limit=2)

@@ -48,6 +48,12 @@ log = structlog.get_logger("gambiarra.screen")
 # Events a full buffer never drops: they frame the rounds (the rest are state lines).
 _KEPT = (RoundStarted, RoundEnded, WorldSummary, SessionEnded)
 
+# The screen is drawn at most this often: a fast model's tokens join one entry
+# meanwhile, so the worker-thread hop (tens of µs, and the GIL taken from the
+# relay) is paid a few dozen times a second, not once per network chunk. A
+# token after a pause is still drawn at once.
+DRAW_INTERVAL = 1 / 30
+
 # What a screen that went away raises: EPIPE (the reader quit), EIO (the
 # terminal closed), ValueError (the stream was closed).
 SCREEN_ERRORS = (OSError, ValueError)
@@ -92,8 +98,15 @@ class BufferedView:
 
     tick_interval: float | None = None  # run() ticks the inner view itself
 
-    def __init__(self, inner: RoundView, limit: int = 1000, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        inner: RoundView,
+        limit: int = 1000,
+        stream: TextIO | None = None,
+        draw_interval: float = DRAW_INTERVAL,
+    ) -> None:
         self._inner = inner
+        self._draw_interval = draw_interval
         self._limit = limit
         self._stream = stream
         self._pending: deque[_Text | _Call] = deque()
@@ -118,6 +131,7 @@ class BufferedView:
         """Draw what arrives, in a worker thread, until cancelled."""
         interval = self._inner.tick_interval
         next_tick = anyio.current_time() + (interval or 0.0)
+        next_draw = anyio.current_time()
         self._wake = anyio.Event()
         try:
             while not self._lost:
@@ -125,6 +139,9 @@ class BufferedView:
                     wait = None if interval is None else next_tick - anyio.current_time()
                     with anyio.move_on_after(wait):
                         await self._wake.wait()
+                if self._pending and anyio.current_time() < next_draw:
+                    # Drawn moments ago: what comes meanwhile joins this batch.
+                    await anyio.sleep(next_draw - anyio.current_time())
                 self._wake = anyio.Event()
                 tick = interval is not None and anyio.current_time() >= next_tick
                 if tick:
@@ -134,6 +151,7 @@ class BufferedView:
                     # Not abandoned on cancel: the inner view is never used by two
                     # threads at once, and close() runs after this has returned.
                     self._after(await anyio.to_thread.run_sync(self._draw_in_flight, tick))
+                    next_draw = anyio.current_time() + self._draw_interval
         finally:
             self._wake = None
 
