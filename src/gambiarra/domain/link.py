@@ -164,18 +164,9 @@ class LinkPolicy:
         self._stopped = False
 
     @property
-    def registered_once(self) -> bool:
-        return self._registered_once
-
-    @property
     def failures(self) -> int:
         """Failed or short-lived links in a row."""
         return self._failures
-
-    @property
-    def session_ended(self) -> bool:
-        """The organiser replaced the session since we last registered."""
-        return self._session_ended
 
     def handle(self, event: LinkEvent) -> list[Decision]:
         """Feed one event; return what the shell must do (nothing, retry or stop)."""

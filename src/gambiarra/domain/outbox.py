@@ -67,16 +67,6 @@ class Outbox:
             taken.append(held[1])
         return taken
 
-    def next_unwritten(self) -> bytes | None:
-        """The next frame to write on the current link, if any."""
-        return self._queued[0][1] if self._queued else None
-
-    def mark_written(self) -> int:
-        """Record that the next frame was written; return the new written mark."""
-        if self._queued:
-            self._written.append(self._queued.popleft())
-        return self.written_mark
-
     @property
     def written_mark(self) -> int:
         return self._base + len(self._written)
