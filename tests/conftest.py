@@ -12,8 +12,14 @@ from typing import Any
 import anyio
 import pytest
 import respx
+import respx.mocks
 
 from gambiarra.logs import configure
+
+# The client talks to model servers through aiohttp's transport under httpx
+# (adapters/model_transport.py): respx mocks at httpx's client, above any
+# transport, so every router (the tests' and the one below) sees those requests.
+respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GAMBIARRA_SHARED", REPO.parent / "shared"))

@@ -32,6 +32,7 @@ from gambiarra.adapters.jsonlines import JsonLinesView
 from gambiarra.adapters.live import LiveView
 from gambiarra.adapters.llamacpp import LlamaCppRunner
 from gambiarra.adapters.mock import MockRunner
+from gambiarra.adapters.model_transport import model_transport
 from gambiarra.adapters.ollama import OllamaRunner
 from gambiarra.adapters.openai_compat import OpenAICompatRunner
 from gambiarra.adapters.plugins import PluginRunner, load_runner
@@ -68,12 +69,17 @@ async def http_client(
     ``read_timeout``: no byte from the model server for this long fails the
     round (not the session). ``trust_env=False``: the model server is on this
     machine or the LAN, so a corporate HTTP proxy from the environment must
-    not be used for it. An API key travels only in this header.
+    not be used for it. An API key travels only in this header. The bytes
+    go through ``model_transport()`` (aiohttp's C parser when it is there).
     """
     timeout = httpx.Timeout(read_timeout, connect=5.0)
     headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
     async with httpx.AsyncClient(
-        base_url=base_url, timeout=timeout, trust_env=False, headers=headers
+        base_url=base_url,
+        timeout=timeout,
+        trust_env=False,
+        headers=headers,
+        transport=model_transport(),
     ) as client:
         yield client
 
