@@ -12,6 +12,8 @@ For Ollama NDJSON and OpenAI SSE, in one run and against the same arena:
   model, warm connection), as the arena sees it (challenge broadcast → first
   token frame read) and as the client's own overhead: that, minus the fake
   model's own time from reading the request to writing the first token;
+  and inside the client (the issue's measure: challenge received → first
+  token written), that minus the send-only echo of the same run;
 - correctness: every token, in order, once, and one complete.
 
 Runs are interleaved (baseline, client, next dialect, next repetition) and
@@ -253,8 +255,17 @@ async def measure(options: Options) -> list[Figures]:
 
 
 def summary(figures: Figures, options: Options) -> dict[str, Any]:
+    # The measure: challenge received → first token written, inside the
+    # client. The send-only echo (same run) is everything outside it: the arena,
+    # two loopback hops and websockets reading and writing a frame on each side.
+    echo = median(figures.echo_ms)
     per_round = [
-        {"round": i + 1, "arena_ms": round(median(a), 3), "overhead_ms": round(median(o), 3)}
+        {
+            "round": i + 1,
+            "arena_ms": round(median(a), 3),
+            "overhead_ms": round(median(o), 3),
+            "in_client_ms": round(median(o) - echo, 3),
+        }
         for i, (a, o) in enumerate(zip(figures.arena_ms, figures.overhead_ms, strict=True))
     ]
     every_arena = [v for values in figures.arena_ms for v in values]
@@ -270,7 +281,11 @@ def summary(figures: Figures, options: Options) -> dict[str, Any]:
         "first_token_overhead_ms_worst_round": max(
             (r["overhead_ms"] for r in per_round), default=0
         ),
-        "send_only_echo_ms_median": round(median(figures.echo_ms), 3),
+        "send_only_echo_ms_median": round(echo, 3),
+        "first_token_in_client_ms_median": round(median(every_overhead) - echo, 3),
+        "first_token_in_client_ms_worst_round": max(
+            (r["in_client_ms"] for r in per_round), default=0
+        ),
         "model_connections_per_generation": round(
             figures.model_connections / max(1, figures.generations), 2
         ),
@@ -305,10 +320,12 @@ def print_figures(results: list[dict[str, Any]], options: Options) -> None:
         rows += [
             ("desafio → 1º token na arena", f"{r['challenge_to_first_token_ms_median']} ms", ""),
             ("sobrecarga do cliente no 1º token",
-             f"{r['first_token_overhead_ms_median']} ms", "≤ 1 ms"),
-            ("  na pior rodada (mediana)", f"{r['first_token_overhead_ms_worst_round']} ms",
-             "≤ 1 ms"),
+             f"{r['first_token_overhead_ms_median']} ms", ""),
             ("  piso: eco do envio puro", f"{r['send_only_echo_ms_median']} ms", ""),
+            ("  dentro do cliente (sobrecarga − eco)",
+             f"{r['first_token_in_client_ms_median']} ms", "≤ 1 ms"),
+            ("  na pior rodada (mediana)", f"{r['first_token_in_client_ms_worst_round']} ms",
+             "≤ 1 ms"),
             ("conexões ao modelo por geração", f"{r['model_connections_per_generation']}", "→ 0"),
             ("todos, em ordem, uma vez", "sim" if r["correct"] else "NÃO", "sim"),
         ]  # fmt: skip
@@ -319,7 +336,10 @@ def print_figures(results: list[dict[str, Any]], options: Options) -> None:
             f"{options.round_tokens}; {runs})",
             rows,
         )
-    print(f"\n1º token por rodada numa conexão (arena / sobrecarga do cliente, ms; {runs})")
+    print(
+        "\n1º token por rodada numa conexão (na arena / sobrecarga do cliente / dentro do"
+        f" cliente, ms; {runs})"
+    )
     for i, r in enumerate(results):
         if len(options.clients) > 1:
             print(f"  [{i + 1}] {r['client']}")
@@ -327,13 +347,14 @@ def print_figures(results: list[dict[str, Any]], options: Options) -> None:
         f"[{i + 1}] {r['runner']}" if len(options.clients) > 1 else r["runner"]
         for i, r in enumerate(results)
     ]
-    print("  rodada  " + "  ".join(f"{h:>19}" for h in heads))
+    print("  rodada  " + "  ".join(f"{h:>26}" for h in heads))
     for i in range(options.rounds):
         cells = [
-            f"{r['per_round'][i]['arena_ms']:>8.3f} / {r['per_round'][i]['overhead_ms']:>6.3f}"
+            f"{r['per_round'][i]['arena_ms']:>6.3f} / {r['per_round'][i]['overhead_ms']:>6.3f}"
+            f" / {r['per_round'][i]['in_client_ms']:>6.3f}"
             for r in results
         ]
-        print(f"  {i + 1:>6}  " + "  ".join(f"{c:>19}" for c in cells))
+        print(f"  {i + 1:>6}  " + "  ".join(f"{c:>26}" for c in cells))
 
 
 def print_profile(directory: Path, top: int = 25) -> None:

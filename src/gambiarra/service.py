@@ -283,8 +283,11 @@ class ArenaClient:
         self._generations[request.round] = scope
         if self._world is not None:
             self._world.round_busy()
-        self._view.show(round_started(request))
+        # The generation task is queued before the screen is woken: the request
+        # reaches the model before the round's header is drawn, which still
+        # comes before the answer (the screen keeps the order it was given).
         self._tg.start_soon(self._generate, request, scope)
+        self._view.show(round_started(request))
 
     def _round_ended(self, ended: RoundEnded) -> None:
         self._generations.pop(ended.round, None)

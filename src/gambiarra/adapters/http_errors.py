@@ -10,7 +10,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import msgspec
@@ -29,10 +29,23 @@ __all__ = [
 # A streamed answer is asked for uncompressed: its chunks are then read as they
 # arrive (``aiter_raw``), without httpx's decoding layer on every token.
 _JSON = httpx.Headers({"content-type": "application/json", "accept-encoding": "identity"})
-# Each client's generation URLs, resolved once: httpx merges a relative path
-# with the base URL on every request, a tenth of a round's first-token time.
-_endpoints: weakref.WeakKeyDictionary[httpx.AsyncClient, tuple[httpx.URL, dict[str, httpx.URL]]]
-_endpoints = weakref.WeakKeyDictionary()
+
+
+class _Prepared(NamedTuple):
+    """What every generation request to one path of one client shares."""
+
+    url: httpx.URL
+    headers: httpx.Headers
+    extensions: dict[str, Any]
+
+
+# Each client's generation requests, prepared once: httpx's ``build_request``
+# merges the URL, the headers and the cookie jar on every request, a quarter of
+# a round's first-token time on an idle machine. The cache is keyed by the
+# client's own settings, so replacing one of them prepares again.
+_Settings = tuple[httpx.URL, httpx.Headers, httpx.Timeout]
+_prepared: weakref.WeakKeyDictionary[httpx.AsyncClient, tuple[_Settings, dict[str, _Prepared]]]
+_prepared = weakref.WeakKeyDictionary()
 _encoder = msgspec.json.Encoder()
 
 # An error body is read only this far: a hostile server's error page may be endless.
@@ -56,26 +69,43 @@ async def generation_stream(
         RunnerUnavailable: nothing answered at the server's address.
     """
     where = str(http.base_url).rstrip("/")
+    ready = _prepare(http, path)
+    request = httpx.Request(
+        "POST",
+        ready.url,
+        headers=ready.headers,
+        content=_encoder.encode(body),
+        extensions=ready.extensions,
+    )
     with translate_http_errors(server, where, hint):
-        async with http.stream(
-            "POST", endpoint(http, path), content=_encoder.encode(body), headers=_JSON
-        ) as response:
+        response = await http.send(request, stream=True)
+        try:
             if response.is_error:
                 detail = error_text(await _head(response))
                 raise RunnerFailed(f"{server} respondeu {response.status_code}: {detail}")
             yield response
+        finally:
+            await response.aclose()
 
 
 def endpoint(http: httpx.AsyncClient, path: str) -> httpx.URL:
     """``path`` on the client's base URL, exactly as httpx itself would merge them."""
-    base, known = _endpoints.get(http, (None, {}))
-    if base is not http.base_url:  # first use, or the base URL was replaced
-        base, known = http.base_url, {}
-        _endpoints[http] = (base, known)
-    url = known.get(path)
-    if url is None:
-        url = known[path] = http.build_request("POST", path).url
-    return url
+    return _prepare(http, path).url
+
+
+def _prepare(http: httpx.AsyncClient, path: str) -> _Prepared:
+    """A generation request to ``path`` as ``http.build_request`` would make it, but once."""
+    settings = (http.base_url, http.headers, http.timeout)
+    known_for, known = _prepared.get(http, (None, {}))
+    if known_for is None or any(a is not b for a, b in zip(known_for, settings, strict=True)):
+        known = {}  # first use, or one of the client's settings was replaced
+        _prepared[http] = (settings, known)
+    ready = known.get(path)
+    if ready is None:
+        model = http.build_request("POST", path, headers=_JSON)
+        del model.headers["content-length"]  # each request's body sets its own
+        ready = known[path] = _Prepared(model.url, model.headers, dict(model.extensions))
+    return ready
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
