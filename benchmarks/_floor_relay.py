@@ -1,6 +1,7 @@
 """The floor of a relay built on the client's own libraries, for ``relay.py --floor``.
 
-httpx reads the model's body (``aiter_raw``), lines are split and decoded
+httpx reads the model's body (``aiter_raw``) through the client's own
+transport (``model_transport()``: aiohttp's), lines are split and decoded
 with msgspec, each token becomes its own frame, and the frames ready at the
 end of each event-loop step go out through websockets' framing in one write.
 Nothing else: no round rules, no outbox, no reconnects, no screen. What the
@@ -19,6 +20,8 @@ from typing import Any
 import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+
+from gambiarra.adapters.model_transport import model_transport
 
 
 class _Line(msgspec.Struct):
@@ -100,7 +103,7 @@ async def main(args: argparse.Namespace) -> None:
     me = args.participant_id
     base = args.ollama_url or args.lmstudio_url
     async with (
-        httpx.AsyncClient(base_url=base, timeout=300.0) as http,
+        httpx.AsyncClient(base_url=base, timeout=300.0, transport=model_transport()) as http,
         connect(args.url, compression=None) as ws,
     ):
         register = {

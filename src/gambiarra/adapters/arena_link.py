@@ -72,6 +72,10 @@ from gambiarra.ports import (
 
 __all__ = ["ArenaLink"]
 
+# A round's last frames. A tuple: ``Complete | ErrorReport`` would build a union
+# on every call, and this runs for every token.
+_FINALS = (Complete, ErrorReport)
+
 log = structlog.get_logger("gambiarra.link")
 
 Receive = Callable[[Incoming], Awaitable[None]]
@@ -146,7 +150,7 @@ class ArenaLink:
     # ------------------------------------------------------------ the port
 
     def send(self, message: ClientMessage) -> bool:
-        if isinstance(message, Complete | ErrorReport):
+        if isinstance(message, _FINALS):
             self._report_ignored(round=message.round)
         return self._delivery.send(message)
 
