@@ -143,13 +143,34 @@ async def _read_request(stream: SocketStream, buffer: bytearray) -> Request | No
             return None
     head = bytes(buffer[:end])
     del buffer[: end + 4]
-    lengths = [v for k, v in Request(head, b"").headers if k == "content-length"]
+    bare = Request(head, b"")
+    if "chunked" in bare.values("transfer-encoding"):
+        return Request(head, await _read_chunks(stream, buffer))
+    lengths = bare.values("content-length")
     length = int(lengths[0]) if lengths else 0
+    return Request(head, await _read_exactly(stream, buffer, length))
+
+
+async def _read_exactly(stream: SocketStream, buffer: bytearray, length: int) -> bytes:
     while len(buffer) < length:
         buffer += await stream.receive()
-    body = bytes(buffer[:length])
+    data = bytes(buffer[:length])
     del buffer[:length]
-    return Request(head, body)
+    return data
+
+
+async def _read_chunks(stream: SocketStream, buffer: bytearray) -> bytes:
+    """A chunked request body, decoded (no trailers: clients send none)."""
+    body = bytearray()
+    while True:
+        while (end := buffer.find(b"\r\n")) < 0:
+            buffer += await stream.receive()
+        size = int(bytes(buffer[:end]).split(b";")[0], 16)
+        del buffer[: end + 2]
+        chunk = await _read_exactly(stream, buffer, size + 2)  # the data and its CRLF
+        if size == 0:
+            return bytes(body)
+        body += chunk[:-2]
 
 
 async def _write(stream: SocketStream, reply: Reply) -> None:

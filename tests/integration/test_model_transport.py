@@ -282,6 +282,30 @@ async def test_a_generation_stopped_early_closes_its_connection(
     assert said(complete) == sample.chunks
 
 
+@pytest.mark.parametrize("stream", KINDS)
+async def test_a_generation_stopped_early_on_a_body_already_whole(
+    transport: str, stream: str
+) -> None:
+    """The server ignores max_tokens but its whole answer arrived in one write.
+    aiohttp's parser had already read the body's end, so its pool keeps the
+    connection; httpx's own (h11) had not parsed that far and closes it. The next
+    generation works on both."""
+    name, make, _ = STREAMS[stream]
+    sample = Sample(wire(name))
+    reply = chunked(sample.pieces, content_type=sample.content_type)
+    async with (
+        serve(lambda _request: reply) as server,
+        model_client(server.url, transport) as http,
+    ):
+        runner = make(http)
+        with anyio.fail_after(2):
+            stopped = await generate(runner, replace(REQUEST, max_tokens=2))
+            complete = await generate(runner)
+        assert len(server.connections) == (1 if transport == "aiohttp" else 2)
+    assert said(stopped) == sample.through_token(2)[1]
+    assert said(complete) == sample.chunks
+
+
 # ------------------------------------------------------------------ 3. errors
 
 
@@ -426,6 +450,25 @@ async def test_an_answer_that_is_not_http_fails_the_generation(
     assert len(message) < 500
 
 
+async def test_a_line_that_is_not_http_then_silence_fails_the_generation(transport: str) -> None:
+    """An SSH banner, then nothing. aiohttp's parser rejects the status line at
+    once; h11 waits for the end of a head that never comes, so httpx's own
+    transport fails at the read timeout: a RunnerFailed either way, told differently."""
+    reply = Reply(GARBAGE["ssh banner"], 7, "hold")
+    async with (
+        serve(answering(reply)) as server,
+        model_client(server.url, transport, read_timeout=0.2) as http,
+    ):
+        with anyio.fail_after(2), pytest.raises(RunnerFailed) as failed:
+            await generate(OllamaRunner(http, "llama3.1:8b"))
+    message = str(failed.value)
+    if transport == "aiohttp":
+        assert message.startswith("o modelo parou no meio da resposta: o Ollama fechou a conexão (")
+    else:
+        assert message.startswith("o Ollama ficou tempo demais sem mandar nada")
+    assert "\n" not in message
+
+
 # ------------------------------------------------------------------ 4. the factory
 
 
@@ -567,6 +610,43 @@ async def test_both_transports_put_the_same_head_on_the_wire(
                 with anyio.fail_after(2):
                     await OllamaRunner(http, "llama3.1:8b").models()
             seen[name] = server.requests[-2:]
+    for aiohttp_request, httpx_request in zip(seen["aiohttp"], seen["httpx"], strict=True):
+        assert aiohttp_request.line == httpx_request.line
+        assert sorted(aiohttp_request.headers) == sorted(httpx_request.headers)
+        assert aiohttp_request.body == httpx_request.body
+
+
+async def streamed_body() -> AsyncIterator[bytes]:
+    yield b'{"model":'
+    yield b'"llama3.1:8b"}'
+
+
+async def test_requests_unlike_the_runners_also_leave_as_httpx_built_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests the runners do not make today: a body without content-type, an
+    empty POST, a body of unknown length (httpx sends it chunked), a client that
+    dropped its User-Agent and Accept. The same lines reach the server on both."""
+
+    async def requests(http: httpx.AsyncClient) -> None:
+        await http.post("/raw", content=b"abc")
+        await http.post("/empty")
+        await http.post("/streamed", content=streamed_body())
+        del http.headers["user-agent"], http.headers["accept"]
+        await http.get("/bare")
+
+    seen: dict[str, list[Request]] = {}
+    async with serve(lambda _request: fixed(b"{}")) as server:
+        for name in TRANSPORTS:
+            use_transport(monkeypatch, name)
+            async with model_client(server.url, name) as http:
+                with anyio.fail_after(2):
+                    await requests(http)
+            seen[name] = server.requests[-4:]
+    streamed = seen["httpx"][2]
+    assert streamed.values("transfer-encoding") == ["chunked"]
+    assert streamed.values("content-length") == []
+    assert streamed.body == b'{"model":"llama3.1:8b"}'
     for aiohttp_request, httpx_request in zip(seen["aiohttp"], seen["httpx"], strict=True):
         assert aiohttp_request.line == httpx_request.line
         assert sorted(aiohttp_request.headers) == sorted(httpx_request.headers)
