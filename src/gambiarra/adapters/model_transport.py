@@ -71,8 +71,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,
                 trust_env=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # httpx already wrote these headers (or chose to leave them out).
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+                # httpx already wrote these headers (or chose to leave them out:
+                # a body without a Content-Type must not get aiohttp's
+                # application/octet-stream).
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
         return self._session
 
@@ -85,13 +87,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
         )
-        body = await request.aread()
+        headers = request.headers.multi_items()
+        data: bytes | httpx.AsyncByteStream | None
+        if "transfer-encoding" in request.headers and isinstance(
+            request.stream, httpx.AsyncByteStream
+        ):
+            # A body of unknown length, which httpx sends chunked: aiohttp chunks
+            # it and writes that header itself (given the header as well, it would
+            # send it beside a Content-Length, over a body left unchunked).
+            headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+            data = request.stream
+        else:
+            data = await request.aread() or None
         try:
             response = await session.request(
                 request.method,
                 yarl.URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
-                data=body or None,
+                headers=headers,
+                data=data,
                 timeout=timeout,
                 allow_redirects=False,
             )
