@@ -28,9 +28,12 @@ __all__ = ["TRANSPORT_ENV", "AiohttpTransport", "model_transport"]
 # "httpx" makes model servers use httpx's own transport (h11), to compare or
 # to rule this one out when something goes wrong.
 TRANSPORT_ENV = "GAMBIARRA_MODEL_HTTP"
-# Idle connections to the model server are kept this long, as httpx does by
-# default: a server may close its own idle ones soon after (Node's after 5 s).
-KEEPALIVE_S = 5.0
+# Idle connections to the model server are kept this long. Many servers close
+# their own idle ones after 5 s (Node's, so LM Studio's; llama-server's;
+# uvicorn's, so vLLM's), and aiohttp, unlike httpcore, does not look at the
+# socket before reusing one: a POST sent just as the server closes would fail
+# (aiohttp retries only idempotent methods). Below 5 s, that race cannot happen.
+KEEPALIVE_S = 4.0
 
 
 def model_transport() -> httpx.AsyncBaseTransport | None:
