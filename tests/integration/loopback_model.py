@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import SocketAttribute, SocketStream
+from anyio.abc import ByteStream, Listener, SocketAttribute
+from anyio.streams.tls import TLSListener
 
 __all__ = ["Connection", "ModelServer", "Reply", "Request", "Sample", "chunked", "fixed", "serve"]
 
@@ -79,20 +81,21 @@ class Connection:
 class ModelServer:
     """Answers each request with ``answer(request)``, on 127.0.0.1."""
 
-    def __init__(self, answer: Callable[[Request], Reply], port: int) -> None:
+    def __init__(self, answer: Callable[[Request], Reply], port: int, scheme: str = "http") -> None:
         self.answer = answer
         self.port = port
+        self.scheme = scheme
         self.connections: list[Connection] = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[Request]:
         return [request for connection in self.connections for request in connection.requests]
 
-    async def handle(self, stream: SocketStream) -> None:
+    async def handle(self, stream: ByteStream) -> None:
         # Each slice leaves at once, not held back by Nagle for the client's ACK.
         stream.extra(SocketAttribute.raw_socket).setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
@@ -115,29 +118,36 @@ class ModelServer:
                     if reply.then == "hold":
                         while await stream.receive():  # until the client closes it
                             pass
-        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+        # ssl.SSLError: an https client that closed without TLS's own goodbye.
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError, ssl.SSLError):
             connection.closed_by_client = True
         finally:
             connection.ended.set()
 
 
 @asynccontextmanager
-async def serve(answer: Callable[[Request], Reply]) -> AsyncIterator[ModelServer]:
-    """A ``ModelServer`` listening on a free loopback port while the block runs."""
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    server = ModelServer(answer, listener.extra(SocketAttribute.local_port))
+async def serve(
+    answer: Callable[[Request], Reply], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[ModelServer]:
+    """A ``ModelServer`` listening on a free loopback port while the block runs
+    (``https://`` with ``tls``, a server-side context)."""
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = tcp.extra(SocketAttribute.local_port)
+    server = ModelServer(answer, port, "http" if tls is None else "https")
+    listener: Listener[Any] = tcp if tls is None else TLSListener(tcp, tls)
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, server.handle)
         yield server
         tg.cancel_scope.cancel()
 
 
-async def _read_request(stream: SocketStream, buffer: bytearray) -> Request | None:
+async def _read_request(stream: ByteStream, buffer: bytearray) -> Request | None:
     """The next request on the connection; None when the client closed it between requests."""
     while (end := buffer.find(b"\r\n\r\n")) < 0:
         try:
             buffer += await stream.receive()
-        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+        # ssl.SSLError: an https client that closed without TLS's own goodbye.
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError, ssl.SSLError):
             if buffer:
                 raise
             return None
@@ -151,7 +161,7 @@ async def _read_request(stream: SocketStream, buffer: bytearray) -> Request | No
     return Request(head, await _read_exactly(stream, buffer, length))
 
 
-async def _read_exactly(stream: SocketStream, buffer: bytearray, length: int) -> bytes:
+async def _read_exactly(stream: ByteStream, buffer: bytearray, length: int) -> bytes:
     while len(buffer) < length:
         buffer += await stream.receive()
     data = bytes(buffer[:length])
@@ -159,7 +169,7 @@ async def _read_exactly(stream: SocketStream, buffer: bytearray, length: int) ->
     return data
 
 
-async def _read_chunks(stream: SocketStream, buffer: bytearray) -> bytes:
+async def _read_chunks(stream: ByteStream, buffer: bytearray) -> bytes:
     """A chunked request body, decoded (no trailers: clients send none)."""
     body = bytearray()
     while True:
@@ -173,7 +183,7 @@ async def _read_chunks(stream: SocketStream, buffer: bytearray) -> bytes:
         body += chunk[:-2]
 
 
-async def _write(stream: SocketStream, reply: Reply) -> None:
+async def _write(stream: ByteStream, reply: Reply) -> None:
     data = reply.data
     size = reply.size or max(1, len(data))
     for start in range(0, len(data), size):

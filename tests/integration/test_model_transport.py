@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import ssl
 import warnings
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import certifi
 import httpx
 import pytest
+import trustme
 
 from gambiarra.adapters import lines
 from gambiarra.adapters.llamacpp import LlamaCppRunner
@@ -716,3 +720,51 @@ async def test_requests_unlike_the_runners_also_leave_as_httpx_built_them(
         assert aiohttp_request.line == httpx_request.line
         assert sorted(aiohttp_request.headers) == sorted(httpx_request.headers)
         assert aiohttp_request.body == httpx_request.body
+
+
+# ------------------------------------------------------------------ 6. https model servers
+
+
+@pytest.fixture
+def model_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_server(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+async def test_an_https_model_server_is_trusted_as_httpx_trusts_it(
+    transport: str, model_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both transports trust certifi's certificates, not the system's: a server
+    whose CA is in that bundle (this test's CA, put there) is played."""
+    bundle = tmp_path / "bundle.pem"
+    model_ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))
+    sample = Sample(wire("ollama-generate.ndjson"))
+    reply = chunked(sample.pieces, size=13, content_type=sample.content_type)
+    async with (
+        serve(answering(reply), tls=tls_server(model_ca)) as server,
+        model_client(server.url, transport) as http,
+    ):
+        assert server.url.startswith("https://")
+        with anyio.fail_after(5):
+            chunks = await generate(OllamaRunner(http, "llama3.1:8b"))
+    assert said(chunks) == sample.chunks
+
+
+async def test_an_https_model_server_with_an_unknown_ca_is_refused(
+    transport: str, model_ca: trustme.CA
+) -> None:
+    """Not in certifi's bundle: refused before any request, on both transports alike."""
+    async with (
+        serve(answering(), tls=tls_server(model_ca)) as server,
+        model_client(server.url, transport) as http,
+    ):
+        with anyio.fail_after(5), pytest.raises(RunnerUnavailable) as refused:
+            await generate(OllamaRunner(http, "llama3.1:8b"))
+    assert str(refused.value).startswith(f"o Ollama não responde em {server.url}")
+    assert server.requests == []

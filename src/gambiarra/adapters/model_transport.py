@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, keepalive_s: float = KEEPALIVE_S) -> None:
         self._keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
 
     def _opened(self) -> aiohttp.ClientSession:
         # Made on the first request: an aiohttp session belongs to the running loop.
@@ -86,6 +88,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         import yarl
 
         session = self._opened()
+        tls: ssl.SSLContext | bool = True  # unused for http://
+        if request.url.scheme == "https":
+            if self._tls is None:
+                # The certificates httpx's own transport trusts (certifi's, not
+                # the system's): an https model server is trusted, or refused,
+                # exactly as before. Made on first use: it reads the whole bundle.
+                self._tls = httpx.create_ssl_context(trust_env=False)
+            tls = self._tls
         limits: dict[str, float | None] = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
@@ -110,6 +120,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=data,
                 timeout=timeout,
                 allow_redirects=False,
+                ssl=tls,
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _httpx_error(exc, request) from exc
