@@ -13,6 +13,7 @@ import asyncio
 import gc
 import socket
 import ssl
+import threading
 import warnings
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,6 +28,7 @@ import anyio.to_thread
 import certifi
 import httpx
 import pytest
+import respx
 import trustme
 
 from gambiarra.adapters import lines
@@ -207,7 +209,8 @@ async def test_a_gzip_answer_is_decoded_once(transport: str, size: int) -> None:
     packed = [packer.compress(piece) + packer.flush(zlib.Z_SYNC_FLUSH) for piece in sample.pieces]
     packed.append(packer.flush())
     gzip = {"content-encoding": "gzip"}
-    listing = fixed(zlib.compress(wire("ollama-tags.json"), wbits=31), headers=gzip)
+    whole = zlib.compressobj(wbits=31)  # (zlib.compress takes wbits only from 3.11)
+    listing = fixed(whole.compress(wire("ollama-tags.json")) + whole.flush(), headers=gzip)
     stream = chunked(packed, size=size, headers=gzip)
     async with (
         serve(answering(listing, stream)) as server,
@@ -768,3 +771,95 @@ async def test_an_https_model_server_with_an_unknown_ca_is_refused(
             await generate(OllamaRunner(http, "llama3.1:8b"))
     assert str(refused.value).startswith(f"o Ollama não responde em {server.url}")
     assert server.requests == []
+
+
+# ------------------------------------------------------------------ 7. what the review found
+
+
+async def test_a_url_with_user_and_password_plays_and_never_shows_the_password(
+    transport: str,
+) -> None:
+    """httpx sends the URL's user:password as an Authorization header; the
+    transport must not hand them to aiohttp a second time, and no message shows them."""
+    sample = Sample(wire("ollama-generate.ndjson"))
+    reply = chunked(sample.pieces, size=13, content_type=sample.content_type)
+    async with serve(answering(reply)) as server:
+        with_user = server.url.replace("http://", "http://ana:s3nha@", 1)
+        async with model_client(with_user, transport) as http:
+            with anyio.fail_after(2):
+                chunks = await generate(OllamaRunner(http, "llama3.1:8b"))
+    assert said(chunks) == sample.chunks
+    assert ("authorization", "Basic YW5hOnMzbmhh") in server.requests[0].headers
+    nobody = f"http://ana:s3nha@127.0.0.1:{free_port()}"
+    async with model_client(nobody, transport) as http:
+        with anyio.fail_after(5), pytest.raises(RunnerUnavailable) as refused:
+            await generate(OllamaRunner(http, "llama3.1:8b"))
+    assert "s3nha" not in str(refused.value)
+    assert "ana@" not in str(refused.value)
+    assert "não responde em http://127.0.0.1:" in str(refused.value)
+
+
+async def test_a_big_response_head_is_read_as_httpx_reads_it(transport: str) -> None:
+    """A proxy in front of the model may send a 12 KB header, or 150 of them."""
+    sample = Sample(wire("ollama-generate.ndjson"))
+    many = {f"x-proxy-{i}": "1" for i in range(150)}
+    replies = (
+        chunked(sample.pieces, content_type=sample.content_type, headers={"x-csp": "a" * 12_000}),
+        chunked(sample.pieces, content_type=sample.content_type, headers=many),
+    )
+    async with serve(answering(*replies)) as server, model_client(server.url, transport) as http:
+        runner = OllamaRunner(http, "llama3.1:8b")
+        with anyio.fail_after(2):
+            assert said(await generate(runner)) == sample.chunks
+            assert said(await generate(runner)) == sample.chunks
+
+
+async def test_cookies_and_query_parameters_reach_every_generation(transport: str) -> None:
+    """Generation requests are prepared once per client, but not for a client whose
+    cookie jar (a proxy's sticky session) or query parameters can change."""
+    sample = Sample(wire("ollama-generate.ndjson"))
+    first = chunked(
+        sample.pieces, content_type=sample.content_type, headers={"set-cookie": "sid=7"}
+    )
+    second = chunked(sample.pieces, content_type=sample.content_type)
+    async with (
+        serve(answering(first, second)) as server,
+        model_client(server.url, transport) as http,
+    ):
+        http.params = httpx.QueryParams({"tenant": "ana"})
+        runner = OllamaRunner(http, "llama3.1:8b")
+        with anyio.fail_after(2):
+            await generate(runner)
+            await generate(runner)
+    lines = [request.line for request in server.requests]
+    assert lines == ["POST /api/generate?tenant=ana HTTP/1.1"] * 2
+    assert ("cookie", "sid=7") in server.requests[1].headers
+
+
+async def test_a_name_lookup_that_hangs_is_bounded_by_the_connect_timeout(
+    transport: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connect timeout covers the name lookup on both transports (aiohttp's
+    ``sock_connect`` alone would not), so a broken DNS fails the round in time."""
+    released = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("model.hangs.test", b"model.hangs.test"):  # anyio passes bytes
+            released.wait(10)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    client = httpx.AsyncClient(
+        base_url="http://model.hangs.test:11434",
+        timeout=httpx.Timeout(5.0, connect=0.2),
+        transport=model_transport(),
+    )
+    try:
+        with respx.mock(assert_all_called=False) as real_network:
+            real_network.route(host="model.hangs.test").pass_through()
+            async with client:
+                with anyio.fail_after(3), pytest.raises(httpx.ConnectTimeout):
+                    await client.get("/api/tags")
+    finally:
+        released.set()  # the lookup's worker thread ends with the test

@@ -23,6 +23,7 @@ __all__ = [
     "error_text",
     "generation_stream",
     "preview",
+    "server_address",
     "translate_http_errors",
 ]
 
@@ -42,7 +43,9 @@ class _Prepared(NamedTuple):
 # Each client's generation requests, prepared once: httpx's ``build_request``
 # merges the URL, the headers and the cookie jar on every request, a quarter of
 # a round's first-token time on an idle machine. The cache is keyed by the
-# client's own settings, so replacing one of them prepares again.
+# client's own settings, so replacing one of them prepares again (a client with
+# cookies or query parameters is not cached at all; none of ours changes its
+# headers in place).
 _Settings = tuple[httpx.URL, httpx.Headers, httpx.Timeout]
 _prepared: weakref.WeakKeyDictionary[httpx.AsyncClient, tuple[_Settings, dict[str, _Prepared]]]
 _prepared = weakref.WeakKeyDictionary()
@@ -68,15 +71,15 @@ async def generation_stream(
             message), or failed while the caller was reading the stream.
         RunnerUnavailable: nothing answered at the server's address.
     """
-    where = str(http.base_url).rstrip("/")
-    ready = _prepare(http, path)
-    request = httpx.Request(
-        "POST",
-        ready.url,
-        headers=ready.headers,
-        content=_encoder.encode(body),
-        extensions=ready.extensions,
-    )
+    where = server_address(http)
+    content = _encoder.encode(body)
+    if http.cookies or http.params:  # merged anew each time, as httpx does
+        request = http.build_request("POST", path, content=content, headers=_JSON)
+    else:
+        ready = _prepare(http, path)
+        request = httpx.Request(
+            "POST", ready.url, headers=ready.headers, content=content, extensions=ready.extensions
+        )
     with translate_http_errors(server, where, hint):
         response = await http.send(request, stream=True)
         try:
@@ -86,6 +89,11 @@ async def generation_stream(
             yield response
         finally:
             await response.aclose()
+
+
+def server_address(http: httpx.AsyncClient) -> str:
+    """The model server's address for messages: the base URL without any ``user:password@``."""
+    return str(http.base_url.copy_with(userinfo=b"")).rstrip("/")
 
 
 def endpoint(http: httpx.AsyncClient, path: str) -> httpx.URL:

@@ -27,6 +27,7 @@ from gambiarra.adapters.http_errors import (
     error_text,
     generation_stream,
     preview,
+    server_address,
     translate_http_errors,
 )
 from gambiarra.adapters.lines import ModelBody
@@ -84,7 +85,7 @@ class LlamaCppRunner:
     ) -> None:
         self._http = http
         self.model = model
-        self._where = str(http.base_url).rstrip("/")
+        self._where = server_address(http)
         self._clock = clock
 
     async def check(self) -> None:

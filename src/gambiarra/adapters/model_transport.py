@@ -35,6 +35,8 @@ TRANSPORT_ENV = "GAMBIARRA_MODEL_HTTP"
 # socket before reusing one: a POST sent just as the server closes would fail
 # (aiohttp retries only idempotent methods). Below 5 s, that race cannot happen.
 KEEPALIVE_S = 4.0
+# The size of a response head httpx's own transport accepts (h11's limit).
+HEAD_LIMIT = 100 * 1024
 
 
 def model_transport() -> httpx.AsyncBaseTransport | None:
@@ -70,7 +72,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         import aiohttp
 
         if self._session is None:
-            connector = aiohttp.TCPConnector(keepalive_timeout=self._keepalive_s)
+            connector = aiohttp.TCPConnector(
+                keepalive_timeout=self._keepalive_s,
+                # The system's own lookup, as httpx does (with aiodns installed,
+                # aiohttp would switch to c-ares, which skips mDNS and the like).
+                resolver=aiohttp.ThreadedResolver(),
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
@@ -80,6 +87,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 # a body without a Content-Type must not get aiohttp's
                 # application/octet-stream).
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                # A response head as big as httpx's own transport takes (aiohttp's
+                # defaults, 8 KiB a line and 128 headers, refuse some proxies' heads).
+                max_line_size=HEAD_LIMIT,
+                max_field_size=HEAD_LIMIT,
+                max_headers=HEAD_LIMIT // 100,
             )
         return self._session
 
@@ -98,7 +110,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             tls = self._tls
         limits: dict[str, float | None] = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
+            total=None,
+            # ``connect`` also bounds the name lookup, as httpx's connect timeout does.
+            connect=limits.get("connect"),
+            sock_connect=limits.get("connect"),
+            sock_read=limits.get("read"),
         )
         headers = request.headers.multi_items()
         data: bytes | httpx.AsyncByteStream | None
@@ -115,7 +131,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),
+                # A user:password@ in the URL is already httpx's Authorization
+                # header; aiohttp refuses to be given both.
+                yarl.URL(str(request.url), encoded=True).with_user(None),
                 headers=headers,
                 data=data,
                 timeout=timeout,

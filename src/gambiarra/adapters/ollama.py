@@ -29,6 +29,7 @@ from gambiarra.adapters.http_errors import (
     error_text,
     generation_stream,
     preview,
+    server_address,
     translate_http_errors,
 )
 from gambiarra.adapters.lines import ModelBody
@@ -173,7 +174,7 @@ class OllamaRunner:
         self._think_default = think_default
         self._keep_alive = keep_alive
         self._clock = clock
-        self._where = str(http.base_url).rstrip("/")
+        self._where = server_address(http)
         self._hint = "inicie o Ollama (ollama serve) ou indique o endereço com --ollama-url"
         self._show: _Show | None = None
         self._before: _Loaded | None = None  # the model as it was before warming

@@ -30,6 +30,7 @@ from gambiarra.adapters.http_errors import (
     error_text,
     generation_stream,
     preview,
+    server_address,
     translate_http_errors,
 )
 from gambiarra.adapters.lines import ModelBody
@@ -103,7 +104,7 @@ async def list_openai_models(
     http: httpx.AsyncClient, server: str, flag: str, hint: str
 ) -> list[ModelDescription]:
     """``GET /v1/models`` on any OpenAI-compatible server."""
-    where = str(http.base_url).rstrip("/")
+    where = server_address(http)
     with translate_http_errors(server, where, f"{hint} ou indique o endereço com {flag}"):
         response = await http.get("/v1/models")
     if response.status_code in (401, 403):
@@ -154,7 +155,7 @@ class OpenAICompatRunner:
         self.kind = kind
         self._api = api
         self._server, self._flag, self._hint = _SERVERS.get(kind, _SERVERS["openai"])
-        self._where = str(http.base_url).rstrip("/")
+        self._where = server_address(http)
         self._clock = clock
         self._refresher = (
             None
