@@ -319,6 +319,17 @@ def summary(figures: Figures, options: Options) -> dict[str, Any]:
 
 def print_figures(results: list[dict[str, Any]], options: Options) -> None:
     runs = f"mediana de {options.repeat}"
+    chosen = os.environ.get("GAMBIARRA_MODEL_HTTP", "").strip().lower()
+    print(
+        "transporte do modelo: "
+        + (
+            "o do próprio httpx (GAMBIARRA_MODEL_HTTP=httpx)"
+            if chosen == "httpx"
+            else "o padrão de cada cliente (aiohttp por baixo do httpx, se instalado)"
+        )
+    )
+    if options.repeat == 1:
+        print("uma repetição só: números indicativos (a máquina é barulhenta), não para os alvos")
     for r in results:
         rows = []
         if options.tokens:

@@ -2,9 +2,10 @@
 
 structlog's own events and the stdlib ``logging`` records of the libraries
 (websockets, httpx, httpcore, asyncio) go through the same processors: one
-level, one format, and one redaction of the PIN and the API key, applied to
-the message, to every value and to the exception text. Below debug level an
-exception is shown as one line (its type and message), never a traceback.
+level, one format, and one redaction of the PIN, the API key and a URL's
+password, applied to the message, to every value and to the exception text.
+Below debug level an exception is shown as one line (its type and message),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -25,19 +26,24 @@ __all__ = ["configure"]
 _handler: logging.Handler | None = None
 
 
+# The password of a URL's ``user:password@`` (a model server behind basic auth),
+# as httpx's own log line of every request prints the URL whole.
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*):[^/\s@]*@")
+
+
 def _masker(secrets: tuple[str, ...]) -> Callable[[str], str]:
-    """A function that masks secrets (the PIN, an API key) in a text with ``***``.
+    """A function that masks secrets (the PIN, an API key, a URL's password) with ``***``.
 
     A secret is masked where it stands as a whole word, so a short PIN does not
     eat the digits of unrelated numbers.
     """
     kept = tuple(secret for secret in secrets if secret)
     if not kept:
-        return lambda text: text
+        return lambda text: _URL_PASSWORD.sub(r"\1:***@", text)
     pattern = re.compile(
         "|".join(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])" for secret in kept)
     )
-    return lambda text: pattern.sub("***", text)
+    return lambda text: _URL_PASSWORD.sub(r"\1:***@", pattern.sub("***", text))
 
 
 def _redactor(mask: Callable[[str], str]) -> Processor:

@@ -138,7 +138,7 @@ async def test_doctor_model_server_down(arena: PracticeArena) -> None:
         mock.get("/api/tags").mock(side_effect=httpx.ConnectError("refused"))
         code, lines = await run_doctor(settings)
     assert code == ExitCode.MODEL_UNAVAILABLE
-    assert lines[0].startswith("✗ Ollama não responde")
+    assert lines[0].startswith("✗ o Ollama não responde")
     assert "ollama serve" in lines[0]
     assert lines[1].startswith("✗")
     assert "não verificado" in lines[1]

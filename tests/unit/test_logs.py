@@ -58,3 +58,20 @@ def test_configuring_again_does_not_print_twice(capsys: pytest.CaptureFixture[st
     configure("warning", cache=False)
     logging.getLogger("asyncio").warning("slow callback")
     assert capsys.readouterr().err.count("slow callback") == 1
+
+
+@pytest.mark.parametrize("secrets", [(), (PIN,)])
+def test_a_model_urls_password_never_reaches_the_log(
+    secrets: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """httpx logs every request's URL whole at info level, user:password included."""
+    configure("info", secrets=secrets, cache=False)
+    logging.getLogger("httpx").info(
+        'HTTP Request: %s %s "%s"', "GET", "http://ana:s3gr%40d0@127.0.0.1:11434/api/tags", "200"
+    )
+    structlog.get_logger().info("model_request", url="https://bob:segredo@llm.lan/v1")
+    err = capsys.readouterr().err
+    assert "s3gr" not in err
+    assert "segredo" not in err
+    assert "http://ana:***@127.0.0.1:11434/api/tags" in err
+    assert "https://bob:***@llm.lan/v1" in err

@@ -14,10 +14,12 @@ from typing import Any, NamedTuple
 
 import httpx
 import msgspec
+import structlog
 
 from gambiarra.errors import RunnerFailed, RunnerUnavailable
 
 __all__ = [
+    "Exchange",
     "body_chunks",
     "endpoint",
     "error_text",
@@ -50,6 +52,7 @@ _Settings = tuple[httpx.URL, httpx.Headers, httpx.Timeout]
 _prepared: weakref.WeakKeyDictionary[httpx.AsyncClient, tuple[_Settings, dict[str, _Prepared]]]
 _prepared = weakref.WeakKeyDictionary()
 _encoder = msgspec.json.Encoder()
+log = structlog.get_logger(__name__)
 
 # An error body is read only this far: a hostile server's error page may be endless.
 ERROR_BODY_LIMIT = 64 * 1024
@@ -80,8 +83,9 @@ async def generation_stream(
         request = httpx.Request(
             "POST", ready.url, headers=ready.headers, content=content, extensions=ready.extensions
         )
-    with translate_http_errors(server, where, hint):
+    with translate_http_errors(server, where, hint) as exchange:
         response = await http.send(request, stream=True)
+        exchange.answered = True
         try:
             if response.is_error:
                 detail = error_text(await _head(response))
@@ -143,35 +147,65 @@ async def _head(response: httpx.Response) -> bytes:
     return bytes(head[:ERROR_BODY_LIMIT])
 
 
+class Exchange:
+    """How far a request got, for the message if it fails: ``answered`` once
+    the response's head has arrived (the caller marks it)."""
+
+    __slots__ = ("answered",)
+
+    def __init__(self) -> None:
+        self.answered = False
+
+
 @contextmanager
-def translate_http_errors(server: str, base_url: str, hint: str) -> Iterator[None]:
+def translate_http_errors(server: str, base_url: str, hint: str) -> Iterator[Exchange]:
     """Turn httpx failures into ``RunnerUnavailable`` / ``RunnerFailed``.
 
+    The messages say what happened in the participant's terms, the same
+    whichever transport is under httpx; the library's own words go to the
+    debug log only (they are English and differ between transports).
+
     Args:
-        server: the server's name for messages ("Ollama", "o LM Studio").
+        server: the server's name for messages, with its article ("o Ollama").
         base_url: where it was expected, so the user knows what to fix.
         hint: what the participant should do when nothing answers there.
     """
+    exchange = Exchange()
     try:
-        yield
-    except httpx.ConnectError:
-        raise RunnerUnavailable(f"{server} não responde em {base_url}: {hint}") from None
-    except httpx.ReadTimeout:
+        yield exchange
+    except httpx.HTTPError as exc:
+        log.debug("model_http_failed", server=server, error=type(exc).__name__, detail=str(exc))
+        raise _runner_error(exc, server, base_url, hint, exchange.answered) from None
+
+
+def _runner_error(
+    exc: httpx.HTTPError, server: str, base_url: str, hint: str, answered: bool
+) -> RunnerFailed | RunnerUnavailable:
+    if isinstance(exc, httpx.ConnectError):
+        return RunnerUnavailable(f"{server} não responde em {base_url}: {hint}")
+    if isinstance(exc, httpx.ReadTimeout):
         # The client's read timeout is --runner-timeout: no byte for that long.
-        raise RunnerFailed(
+        return RunnerFailed(
             f"{server} ficou tempo demais sem mandar nada: confira se o modelo travou "
             "ou aumente --runner-timeout"
-        ) from None
-    except httpx.TimeoutException as exc:
-        raise RunnerFailed(
-            f"{server} parou de responder ({type(exc).__name__}): confira se ele ainda está rodando"
-        ) from None
-    except httpx.HTTPError as exc:
-        reason = preview(str(exc) or type(exc).__name__)
-        raise RunnerFailed(
-            f"o modelo parou no meio da resposta: {server} fechou a conexão ({reason}); "
+        )
+    if isinstance(exc, httpx.ConnectTimeout):
+        # Also what an https:// address gives for a server that speaks plain http.
+        return RunnerFailed(
+            f"{server} não completou a conexão em {base_url}: confira o endereço "
+            "(http:// ou https://?) e se o servidor está rodando"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return RunnerFailed(f"{server} parou de responder: confira se ele ainda está rodando")
+    if answered:
+        return RunnerFailed(
+            f"o modelo parou no meio da resposta: {server} fechou a conexão; "
             "confira se o servidor caiu"
-        ) from None
+        )
+    return RunnerFailed(
+        f"{server} não respondeu como um servidor de modelo em {base_url} (fechou a conexão "
+        "ou mandou algo que não é HTTP): confira se o endereço é mesmo o dele"
+    )
 
 
 def error_text(body: bytes) -> str:

@@ -182,7 +182,7 @@ class OllamaRunner:
         self._gpu_share: float | None = None
 
     async def models(self) -> list[ModelDescription]:
-        with translate_http_errors("Ollama", self._where, self._hint):
+        with translate_http_errors("o Ollama", self._where, self._hint):
             response = await self._http.get("/api/tags")
         if response.is_error:
             raise RunnerUnavailable(
@@ -245,7 +245,7 @@ class OllamaRunner:
 
     async def _ask_show(self, model: str) -> _Show | None:
         """``POST /api/show``; None when this server does not answer it."""
-        with translate_http_errors("Ollama", self._where, self._hint):
+        with translate_http_errors("o Ollama", self._where, self._hint):
             response = await self._http.post("/api/show", json={"model": model})
         if response.status_code != 200:
             return None
@@ -370,7 +370,7 @@ class OllamaRunner:
 
     async def _loaded(self) -> _Loaded | None:
         """Our model in ``GET /api/ps``; None when it is not loaded (or ps says nothing)."""
-        with translate_http_errors("Ollama", self._where, self._hint):
+        with translate_http_errors("o Ollama", self._where, self._hint):
             response = await self._http.get("/api/ps")
         if response.status_code != 200:
             return None

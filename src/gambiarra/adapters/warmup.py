@@ -101,7 +101,7 @@ async def hand_back(runner: ModelRunner, say: Say) -> HandBack | None:
         try:
             result = await runner.release()
         except RunnerError as exc:  # the server may be gone already: nothing to restore
-            log.warning("model_hand_back_failed", error=str(exc))
+            log.info("model_hand_back_failed", error=str(exc))
     if result is not None:
         say(ModelReleased(hand_back=result))
     return result
